@@ -1,0 +1,25 @@
+"""bpopt: backpropagation as a gradient provider for numerical optimizers.
+
+A feed-forward network's parameters are one flat float64 vector; an
+:class:`Objective` binds the network to data and returns what each solver
+asks for at that vector: value and gradient, Hessian- and Gauss-Newton-
+vector products, residuals and a Jacobian operator.
+"""
+
+from ._activations import ACTIVATIONS, Activation
+from ._losses import LOSSES, Loss
+from ._network import MLP
+from ._objective import BLOCK_BYTES, CACHE_BYTES, Objective
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "BLOCK_BYTES",
+    "CACHE_BYTES",
+    "LOSSES",
+    "Loss",
+    "MLP",
+    "Objective",
+]
+
+__version__ = "0.1.0"

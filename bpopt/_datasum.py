@@ -1,0 +1,293 @@
+"""The data term of an objective: a weighted sum over rows, block by block.
+
+One :class:`DataSum` holds the rows of a data set (or of one shard of it)
+and evaluates ``sum_i w_i loss_i`` and its derivatives by running the
+passes of :mod:`bpopt._passes` over row blocks. The weights ``w_i`` are
+already normalised by the caller, so that the same code serves a whole
+data set in one process and a shard of it on a worker.
+
+The forward activations of the last point are kept between calls when
+they fit in ``cache_bytes``; otherwise every call recomputes them block by
+block, and memory stays bounded by one block.
+"""
+
+import threading
+from collections import Counter
+
+import numpy as np
+
+from . import _passes as passes
+from ._workspace import Workspace
+
+
+class _PointState:
+    """What one thread knows about the last point it evaluated."""
+
+    def __init__(self, n_params, dtype):
+        self.key = np.full(n_params, np.nan)
+        self.theta = self.key if dtype == np.float64 else np.empty(n_params, dtype)
+        self.f = None
+        self.g = None
+        self.g_buffer = np.empty(n_params, dtype)
+        self.acts_ok = False
+        self.stored = None
+        self.ws = None
+
+
+class DataSum:
+    """Weighted per-sample losses of ``net`` on rows ``X``, ``y``.
+
+    Parameters
+    ----------
+    net : MLP
+    X : ndarray, shape (n, n_features)
+        Validated; any real dtype, cast block by block when it differs
+        from ``dtype``.
+    y : ndarray
+        Targets as returned by ``loss.check_targets``.
+    loss : Loss
+    row_weight : float or ndarray of shape (n,)
+        Normalised weight of each row (``1/n`` or ``w_i / sum w``).
+    dtype : numpy dtype
+        Compute precision, float64 or float32.
+    block_rows : int
+        Rows per block.
+    cache_bytes : int
+        Largest size of forward activations kept between calls.
+    """
+
+    def __init__(self, net, X, y, loss, row_weight, dtype, block_rows,
+                 cache_bytes):
+        self.net, self.X, self.loss = net, X, loss
+        self.dtype = np.dtype(dtype)
+        self.y = y.astype(self.dtype) if y.dtype.kind == "f" else y
+        if np.ndim(row_weight):
+            row_weight = np.asarray(row_weight, self.dtype)[:, None]
+        else:
+            row_weight = float(row_weight)
+        self.row_weight = row_weight
+        self.n = X.shape[0]
+        self.block_rows = max(1, min(int(block_rows), self.n))
+        self.keep_z = [not act.from_output for act in net.activations] + [False]
+        self.stored_bytes = self.n * self._row_floats() * self.dtype.itemsize
+        self.store = self.stored_bytes <= cache_bytes
+        self.counts = Counter()
+        self._lock = threading.Lock()
+        self._init_local()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_local"], state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._init_local()
+        self._lock = threading.Lock()
+
+    def _init_local(self):
+        self._local = threading.local()
+
+    def share_counts(self, other):
+        """Count into ``other``'s counters from now on."""
+        self.counts, self._lock = other.counts, other._lock
+
+    def count(self, *names):
+        with self._lock:
+            self.counts.update(names)
+
+    # the point and its blocks
+
+    def point(self, theta):
+        """This thread's state at ``theta`` (float64), reset if it moved."""
+        st = getattr(self._local, "state", None)
+        if st is None:
+            st = self._local.state = _PointState(len(theta), self.dtype)
+        if not np.array_equal(st.key, theta):
+            st.key[...] = theta
+            if st.theta is not st.key:
+                st.theta[...] = theta
+            st.params = self.net.layout.unflatten(st.theta)
+            st.f = st.g = None
+            st.acts_ok = False
+        return st
+
+    def blocks(self, st):
+        """Yield ``(rows, w, a, z)`` per block with the forward pass done."""
+        fresh = not st.acts_ok
+        if fresh:
+            self.count("forward")
+        if st.ws is None:
+            st.ws = Workspace(self.net.sizes, self.block_rows, self.dtype,
+                              self.keep_z)
+        if self.store and st.stored is None:
+            st.stored = self._allocate_stored()
+        for start in range(0, self.n, self.block_rows):
+            rows = slice(start, min(start + self.block_rows, self.n))
+            a, z = self._block_arrays(st, rows)
+            if fresh:
+                passes.forward(st.params, self.net.activations, a, z)
+            yield rows, self._weights(rows), a, z
+        if fresh and self.store:
+            st.acts_ok = True
+
+    def _block_arrays(self, st, rows):
+        b = rows.stop - rows.start
+        x = self.X[rows]
+        if x.dtype != self.dtype:
+            x = st.ws.x[:b]
+            x[...] = self.X[rows]
+        if self.store:
+            a_all, z_all = st.stored
+            a = [x] + [arr[rows] for arr in a_all[1:]]
+            z = [None if arr is None else arr[rows] for arr in z_all]
+        else:
+            a = [x] + [arr[:b] for arr in st.ws.a[1:]]
+            z = [None if arr is None else arr[:b] for arr in st.ws.z]
+        return a, z
+
+    def _weights(self, rows):
+        w = self.row_weight
+        return w if isinstance(w, float) else w[rows]
+
+    def _row_floats(self):
+        sizes = self.net.sizes[1:]
+        return sum(sizes) + sum(s for s, keep in zip(sizes, self.keep_z) if keep)
+
+    def _allocate_stored(self):
+        sizes = self.net.sizes[1:]
+        a = [None] + [np.empty((self.n, s), self.dtype) for s in sizes]
+        z = [None] + [np.empty((self.n, s), self.dtype) if keep else None
+                      for s, keep in zip(sizes, self.keep_z)]
+        return a, z
+
+    # value and gradient
+
+    def outputs(self, theta):
+        """Network outputs at ``theta``, shape (n, k), a new array."""
+        st = self.point(theta)
+        out = np.empty((self.n, self.net.sizes[-1]), self.dtype)
+        for rows, _, a, _ in self.blocks(st):
+            out[rows] = a[-1]
+        return out
+
+    def value(self, theta):
+        """``sum_i w_i loss_i`` at ``theta``."""
+        st = self.point(theta)
+        if st.f is None:
+            if not self.store:
+                # the forward pass is not kept: take the gradient with it
+                return self.value_and_grad(theta)[0]
+            st.f = sum(
+                self.loss.weighted_value(a[-1], self.y[rows], w)
+                for rows, w, a, _ in self.blocks(st)
+            )
+        return st.f
+
+    def value_and_grad(self, theta):
+        """Value and gradient; the gradient is this thread's buffer."""
+        st = self.point(theta)
+        if st.g is None:
+            self.count("backward")
+            grads = self.net.layout.unflatten(st.g_buffer)
+            f = 0.0
+            for i, (rows, w, a, z) in enumerate(self.blocks(st)):
+                # output error, then backward pass
+                delta = st.ws.delta_buffer(None, self.net.sizes[-1], len(a[0]))
+                f += self.loss.weighted_grad(a[-1], self.y[rows], w, delta)
+                passes.backward(st.params, self.net.activations, a, z, delta,
+                                grads, st.ws, accumulate=i > 0)
+            st.f, st.g = f, st.g_buffer
+        return st.f, st.g
+
+    def squared_grads(self, theta, out):
+        """``sum_i w_i g_i**2`` with ``g_i`` the per-sample gradients."""
+        st = self.point(theta)
+        self.count("backward")
+        sq = self.net.layout.unflatten(out)
+        for i, (rows, w, a, z) in enumerate(self.blocks(st)):
+            delta = st.ws.delta_buffer(None, self.net.sizes[-1], len(a[0]))
+            self.loss.weighted_grad(a[-1], self.y[rows], w, delta)
+            passes.square_backward(st.params, self.net.activations, a, z, delta,
+                                   w, sq, st.ws, accumulate=i > 0)
+        return out
+
+    # curvature
+
+    def gnvp(self, theta, v, out):
+        """``J^T H_L J v`` of the data term into ``out``."""
+        st = self.point(theta)
+        self.count("tangent", "backward")
+        vparams = self.net.layout.unflatten(v)
+        Gv = self.net.layout.unflatten(out)
+        for i, (rows, w, a, z) in enumerate(self.blocks(st)):
+            # tangent pass, curvature at the output, backward pass
+            Rz, _ = passes.tangent(st.params, vparams, self.net.activations,
+                                   a, z, st.ws)
+            u = st.ws.delta_buffer(None, self.net.sizes[-1], len(a[0]))
+            self.loss.weighted_hvp(a[-1], self.y[rows], w, Rz[-1], u)
+            passes.backward(st.params, self.net.activations, a, z, u, Gv,
+                            st.ws, accumulate=i > 0)
+        return out
+
+    def hessp(self, theta, v, out):
+        """Exact ``H v`` of the data term into ``out`` (R-operator)."""
+        st = self.point(theta)
+        self.count("tangent", "backward")
+        vparams = self.net.layout.unflatten(v)
+        Hv = self.net.layout.unflatten(out)
+        k = self.net.sizes[-1]
+        for i, (rows, w, a, z) in enumerate(self.blocks(st)):
+            # tangent pass
+            Rz, Ra = passes.tangent(st.params, vparams, self.net.activations,
+                                    a, z, st.ws)
+
+            # output error and its directional derivative
+            b = len(a[0])
+            delta = st.ws.delta_buffer(None, k, b)
+            Rdelta = st.ws.rdelta_buffer(None, k, b)
+            self.loss.weighted_grad(a[-1], self.y[rows], w, delta)
+            self.loss.weighted_hvp(a[-1], self.y[rows], w, Rz[-1], Rdelta)
+
+            # second-order backward pass
+            passes.r_backward(st.params, vparams, self.net.activations, a, z,
+                              delta, Rdelta, Rz, Ra, Hv, st.ws,
+                              accumulate=i > 0)
+        return out
+
+    def jvp(self, theta, v):
+        """Output tangents ``J v``, shape (n, k)."""
+        st = self.point(theta)
+        self.count("tangent")
+        vparams = self.net.layout.unflatten(v)
+        out = np.empty((self.n, self.net.sizes[-1]), self.dtype)
+        for rows, _, a, z in self.blocks(st):
+            Rz, _ = passes.tangent(st.params, vparams, self.net.activations,
+                                   a, z, st.ws)
+            out[rows] = Rz[-1]
+        return out
+
+    def vjp(self, theta, u, out):
+        """``J^T u`` for output cotangents ``u`` (n, k), into ``out``."""
+        st = self.point(theta)
+        self.count("backward")
+        grads = self.net.layout.unflatten(out)
+        for i, (rows, _, a, z) in enumerate(self.blocks(st)):
+            delta = st.ws.delta_buffer(None, self.net.sizes[-1], len(a[0]))
+            delta[...] = u[rows]
+            passes.backward(st.params, self.net.activations, a, z, delta,
+                            grads, st.ws, accumulate=i > 0)
+        return out
+
+    def output_jacobian(self, theta):
+        """Dense ``d z_L / d theta``, shape (n, k, n_params)."""
+        st = self.point(theta)
+        k = self.net.sizes[-1]
+        self.count(*["backward"] * k)
+        layout = self.net.layout
+        J = np.zeros((self.n, k, layout.n_params), self.dtype)
+        for rows, _, a, z in self.blocks(st):
+            for j in range(k):
+                passes.sample_gradients(st.params, self.net.activations, a, z,
+                                        j, layout.slices, J[rows, j], st.ws)
+        return J
