@@ -11,6 +11,7 @@ they fit in ``cache_bytes``; otherwise every call recomputes them block by
 block, and memory stays bounded by one block.
 """
 
+import functools
 import threading
 from collections import Counter
 
@@ -18,6 +19,19 @@ import numpy as np
 
 from . import _passes as passes
 from ._workspace import Workspace
+
+
+def _quiet(method):
+    """Run ``method`` without floating-point warnings: a wild trial point may
+    overflow, and the objective reports that as an infinite value instead."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore",
+                         under="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 class _PointState:
@@ -163,6 +177,7 @@ class DataSum:
 
     # value and gradient
 
+    @_quiet
     def outputs(self, theta):
         """Network outputs at ``theta``, shape (n, k), a new array."""
         st = self.point(theta)
@@ -171,6 +186,7 @@ class DataSum:
             out[rows] = a[-1]
         return out
 
+    @_quiet
     def value(self, theta):
         """``sum_i w_i loss_i`` at ``theta``."""
         st = self.point(theta)
@@ -184,6 +200,7 @@ class DataSum:
             )
         return st.f
 
+    @_quiet
     def value_and_grad(self, theta):
         """Value and gradient; the gradient is this thread's buffer."""
         st = self.point(theta)
@@ -200,6 +217,7 @@ class DataSum:
             st.f, st.g = f, st.g_buffer
         return st.f, st.g
 
+    @_quiet
     def squared_grads(self, theta, out):
         """``sum_i w_i g_i**2`` with ``g_i`` the per-sample gradients."""
         st = self.point(theta)
@@ -214,6 +232,7 @@ class DataSum:
 
     # curvature
 
+    @_quiet
     def gnvp(self, theta, v, out):
         """``J^T H_L J v`` of the data term into ``out``."""
         st = self.point(theta)
@@ -230,6 +249,7 @@ class DataSum:
                             st.ws, accumulate=i > 0)
         return out
 
+    @_quiet
     def hessp(self, theta, v, out):
         """Exact ``H v`` of the data term into ``out`` (R-operator)."""
         st = self.point(theta)
@@ -255,6 +275,7 @@ class DataSum:
                               accumulate=i > 0)
         return out
 
+    @_quiet
     def jvp(self, theta, v):
         """Output tangents ``J v``, shape (n, k)."""
         st = self.point(theta)
@@ -267,6 +288,7 @@ class DataSum:
             out[rows] = Rz[-1]
         return out
 
+    @_quiet
     def vjp(self, theta, u, out):
         """``J^T u`` for output cotangents ``u`` (n, k), into ``out``."""
         st = self.point(theta)
@@ -279,6 +301,7 @@ class DataSum:
                             grads, st.ws, accumulate=i > 0)
         return out
 
+    @_quiet
     def output_jacobian(self, theta):
         """Dense ``d z_L / d theta``, shape (n, k, n_params)."""
         st = self.point(theta)
