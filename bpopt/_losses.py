@@ -148,19 +148,20 @@ class SoftmaxCrossEntropy(Loss):
     def weighted_grad(self, z, y, w, out):
         # softmax into out, keeping the log-sum-exp for the value
         zy = _dot_targets(z, y)
-        zmax = z.max(axis=1, keepdims=True)
-        np.subtract(z, zmax, out=out)
+        shift = _stable_shift(z)
+        np.subtract(z, shift, out=out)
         np.exp(out, out=out)
-        s = out.sum(axis=1, keepdims=True)
-        out /= s
-        lse = (zmax + np.log(s))[:, 0]
+        s = _row_sums(out)
+        out /= s[:, None]
+        lse = np.log(s)
+        lse += shift if np.ndim(shift) == 0 else shift[:, 0]
         _subtract_targets(out, y)
         out *= w
         return _weighted_sum(lse - zy, w)
 
     def weighted_hvp(self, z, y, w, u, out):
         out[...] = _softmax(z)
-        pu = np.einsum("ij,ij->i", out, u)[:, None]
+        pu = _row_sums(out * u)[:, None]
         out *= u - pu
         out *= w
 
@@ -213,27 +214,49 @@ def _weighted_sum(values, w):
     return float(np.dot(w[:, 0].astype(np.float64), values))
 
 
+def _stable_shift(z):
+    """What to subtract from ``z`` before ``exp``: the largest entry of the
+    block when the block's range is moderate (no ``exp`` can overflow or
+    reach a subnormal), else each row's largest entry."""
+    top = z.max()
+    if top - z.min() < 500.0:
+        return top
+    return z.max(axis=1, keepdims=True)
+
+
+def _row_sums(p):
+    return p @ np.ones(p.shape[1], p.dtype)
+
+
 def _logsumexp(z):
-    zmax = z.max(axis=1, keepdims=True)
-    return (zmax + np.log(np.exp(z - zmax).sum(axis=1, keepdims=True)))[:, 0]
+    shift = _stable_shift(z)
+    lse = np.log(_row_sums(np.exp(z - shift)))
+    return lse + (shift if np.ndim(shift) == 0 else shift[:, 0])
 
 
 def _softmax(z):
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    p = np.exp(z - _stable_shift(z))
+    p /= _row_sums(p)[:, None]
     return p
+
+
+def _label_index(p, y):
+    """Flat indices of ``p[i, y_i]`` in a C-contiguous block."""
+    return np.arange(0, p.size, p.shape[1]) + y
 
 
 def _dot_targets(z, y):
     """``z[i, y_i]`` for labels, ``y_i . z_i`` for probability rows."""
     if y.ndim == 1:
-        return np.take_along_axis(z, y[:, None], axis=1)[:, 0]
+        return z.reshape(-1)[_label_index(z, y)]
     return np.einsum("ij,ij->i", z, y)
 
 
 def _subtract_targets(p, y):
     if y.ndim == 1:
-        p[np.arange(len(y)), y] -= 1.0
+        flat = p.reshape(-1)
+        idx = _label_index(p, y)
+        flat[idx] -= 1.0
     else:
         p -= y
 

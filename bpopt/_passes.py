@@ -47,7 +47,7 @@ def backward(params, acts, a, z, delta, grads, ws, accumulate):
 
         # parameter gradient of layer l
         _matmul_into(a[l - 1].T, delta, gW, accumulate, ws)
-        _colsum_into(delta, gb, accumulate)
+        _colsum_into(delta, gb, accumulate, ws)
 
         # error of the layer below: f'(z) * (delta W^T)
         if l > 1:
@@ -98,7 +98,7 @@ def r_backward(params, vparams, acts, a, z, delta, Rdelta, Rz, Ra, out, ws,
         _matmul_into(a[l - 1].T, Rdelta, HW, accumulate, ws)
         if l > 1:
             _matmul_into(Ra[l - 1].T, delta, HW, True, ws)
-        _colsum_into(Rdelta, Hb, accumulate)
+        _colsum_into(Rdelta, Hb, accumulate, ws)
         if l == 1:
             break
 
@@ -139,7 +139,7 @@ def square_backward(params, acts, a, z, delta, w, out, ws, accumulate):
         _divide_weights(sq, w)
         a2 = np.square(a[l - 1])
         _matmul_into(a2.T, sq, sW, accumulate, ws)
-        _colsum_into(sq, sb, accumulate)
+        _colsum_into(sq, sb, accumulate, ws)
 
         if l > 1:
             below = ws.delta_buffer(delta, W.shape[0])
@@ -165,11 +165,9 @@ def _matmul_into(A, B, out, accumulate, ws):
         np.matmul(A, B, out=out)
 
 
-def _colsum_into(delta, out, accumulate):
-    if accumulate:
-        out += delta.sum(axis=0)
-    else:
-        np.sum(delta, axis=0, out=out)
+def _colsum_into(delta, out, accumulate, ws):
+    # a product with a vector of ones: far faster than a reduction here
+    _matmul_into(ws.ones(delta.shape[0]), delta, out, accumulate, ws)
 
 
 def sample_gradients(params, acts, a, z, j, slices, out, ws):

@@ -26,6 +26,7 @@ class Workspace:
         ]
         self.x = np.empty((rows, sizes[0]), dtype)
         self._tangent = None
+        self._ones = np.ones(rows, dtype)
 
     def delta_buffer(self, current, width, rows=None):
         """A ``(b, width)`` view of the delta buffer not holding ``current``.
@@ -43,7 +44,11 @@ class Workspace:
         return self._tmp[: shape[0] * shape[1]].reshape(shape)
 
     def product_buffer(self, shape):
-        return self._product[: shape[0] * shape[1]].reshape(shape)
+        size = int(np.prod(shape))
+        return self._product[:size].reshape(shape)
+
+    def ones(self, rows):
+        return self._ones[:rows]
 
     def tangent_buffers(self, rows):
         """Lists ``Rz``, ``Ra`` of ``(rows, width)`` views."""
