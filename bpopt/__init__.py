@@ -10,6 +10,7 @@ from ._activations import ACTIVATIONS, Activation
 from ._losses import LOSSES, Loss
 from ._network import MLP
 from ._objective import BLOCK_BYTES, CACHE_BYTES, Objective
+from ._threads import scipy_blas_threads
 
 __all__ = [
     "ACTIVATIONS",
@@ -20,6 +21,7 @@ __all__ = [
     "Loss",
     "MLP",
     "Objective",
+    "scipy_blas_threads",
 ]
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ from ._curvature import CurvatureMethods
 from ._datasum import DataSum
 from ._losses import get_loss
 from ._network import MLP
+from ._threads import apply_default as _limit_scipy_blas
 from ._validation import (
     check_out,
     check_sample_weight,
@@ -99,6 +100,7 @@ class Objective(CurvatureMethods):
                              row_weight, self.dtype, self.block_size,
                              self.cache_bytes)
         self._weights = [w for w, _ in net.layout.slices]
+        _limit_scipy_blas()
 
     def __repr__(self):
         return (f"Objective({self.net!r}, n_samples={self.n_samples}, "

@@ -1,0 +1,152 @@
+"""Speed of loss_and_grad against the matrix products backprop cannot avoid.
+
+For each core shape, the floor is the bare matrix products on the same
+shapes, into preallocated outputs: forward ``a @ W`` per layer, backward
+``a.T @ delta`` per layer and ``delta @ W.T`` for every layer but the
+first. Figures are ratios measured in one run. Usage::
+
+    python benchmarks/core.py [--threads 1 2] [--shapes a b c] [--big]
+"""
+
+import argparse
+import time
+
+import numpy as np
+import scipy.optimize as so
+from _common import SHAPES, interleaved, make_problem, mib, peak_memory
+from threadpoolctl import threadpool_limits
+
+import bpopt
+
+
+def floor_products(sizes, n, dtype, seed=0):
+    """A function running the bare products of one gradient evaluation."""
+    rng = np.random.default_rng(seed)
+    a = [rng.normal(size=(n, s)).astype(dtype) for s in sizes]
+    W = [rng.normal(size=(i, o)).astype(dtype) for i, o in zip(sizes, sizes[1:])]
+    gW = [np.empty_like(w) for w in W]
+    below = [np.empty_like(x) for x in a]
+
+    def run():
+        for l in range(len(W)):
+            np.matmul(a[l], W[l], out=a[l + 1])
+        for l in reversed(range(len(W))):
+            np.matmul(a[l].T, a[l + 1], out=gW[l])
+            if l > 0:
+                np.matmul(a[l + 1], W[l].T, out=below[l])
+
+    return run
+
+
+def gradient_ratio(shape, dtype, repeats):
+    """Ratio of loss_and_grad at new points to the floor, and memory."""
+    sizes, n = SHAPES[shape]
+    obj, theta = make_problem(shape, dtype, cache_bytes=0)
+    out = np.empty(obj.n_params)
+    step = [0]
+
+    def call():
+        # a new point each time: nothing is reused from the last call
+        step[0] += 1
+        theta[0] += 1e-9
+        obj.loss_and_grad(theta, out=out)
+
+    floor = floor_products(sizes, n, dtype)
+    call()
+    t_call, t_floor = interleaved([call, floor], repeats)
+    first = make_problem(shape, dtype, cache_bytes=0)[0]
+    return (t_call / t_floor, t_floor, peak_memory(call),
+            peak_memory(lambda: first.loss_and_grad(theta, out=out)), obj)
+
+
+def solver_ratio(iterations=50):
+    """Time of L-BFGS-B on shape (a) against its calls in a tight loop plus
+    SciPy's own work (the solver's time outside the objective)."""
+    obj, theta0 = make_problem("a")
+    inside = [0.0]
+
+    def fun(theta):
+        start = time.perf_counter()
+        result = obj.loss_and_grad(theta)
+        inside[0] += time.perf_counter() - start
+        return result
+
+    start = time.perf_counter()
+    res = so.minimize(fun, theta0, jac=True, method="L-BFGS-B",
+                      options={"maxiter": iterations})
+    total = time.perf_counter() - start
+    points = [theta0 + 1e-3 * i for i in range(res.nfev)]
+    start = time.perf_counter()
+    for theta in points:
+        obj.loss_and_grad(theta)
+    loop = time.perf_counter() - start
+    own = total - inside[0]
+    return total / (loop + own), total, loop, own, res.nit
+
+
+def big_memory(rows=1_000_000, seed=0):
+    """Extra memory of one call on a million rows of float32 data."""
+    sizes = SHAPES["b"][0]
+    rng = np.random.default_rng(seed)
+    X = np.empty((rows, sizes[0]), np.float32)
+    for i in range(0, rows, 100_000):
+        X[i:i + 100_000] = rng.standard_normal((min(100_000, rows - i), sizes[0]),
+                                               dtype=np.float32)
+    y = rng.integers(0, sizes[-1], size=rows)
+    net = bpopt.MLP(sizes)
+    obj = bpopt.Objective(net, X, y, loss="softmax_cross_entropy",
+                          dtype=np.float32)
+    theta = net.init(seed=0)
+    start = time.perf_counter()
+    peak = peak_memory(lambda: obj.loss_and_grad(theta))
+    elapsed = time.perf_counter() - start
+    block = obj.block_size
+    return peak, elapsed, block, X.nbytes
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--shapes", nargs="+", default=["a", "b", "c"])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--big", action="store_true",
+                        help="also measure memory on 1,000,000 float32 rows")
+    args = parser.parse_args()
+
+    print("loss_and_grad at a new point / bare matrix products (best of "
+          f"{args.repeats}, interleaved)")
+    print(f"{'shape':<22}{'dtype':<9}{'threads':>8}{'floor ms':>10}{'ratio':>7}"
+          f"{'extra memory':>14}{'first call':>12}")
+    for threads in args.threads:
+        with threadpool_limits(threads):
+            for shape in args.shapes:
+                sizes, n = SHAPES[shape]
+                for dtype in (np.float64, np.float32):
+                    ratio, floor, peak, first, obj = gradient_ratio(
+                        shape, dtype, args.repeats)
+                    label = f"({shape}) {'-'.join(map(str, sizes))}"
+                    print(f"{label:<22}{np.dtype(dtype).name:<9}{threads:>8}"
+                          f"{floor * 1e3:>10.2f}{ratio:>7.2f}{mib(peak):>14}"
+                          f"{mib(first):>12}")
+    print("(extra memory: peak allocation of one call at a new point, cache off;"
+          " first call: including the block's work arrays)")
+
+    ratio, total, loop, own, nit = solver_ratio()
+    print(f"\nL-BFGS-B on (a), {nit} iterations, default threads: "
+          f"{total * 1e3:.0f} ms; calls in a loop {loop * 1e3:.0f} ms + SciPy's "
+          f"own work {own * 1e3:.0f} ms; ratio {ratio:.2f}")
+    with bpopt.scipy_blas_threads(None):
+        ratio, total, loop, own, nit = solver_ratio()
+    print(f"same with SciPy's BLAS pool left at its default threads: "
+          f"{total * 1e3:.0f} ms; loop {loop * 1e3:.0f} ms + own {own * 1e3:.0f} "
+          f"ms; ratio {ratio:.2f}")
+
+    if args.big:
+        peak, elapsed, block, nbytes = big_memory()
+        print(f"\n1,000,000 x 784 float32 rows ({mib(nbytes)} of data), "
+              f"784-256-256-10 in float32: one loss_and_grad in {elapsed:.1f} s, "
+              f"peak extra memory {mib(peak)} (block of {block} rows)")
+
+
+if __name__ == "__main__":
+    main()
