@@ -37,12 +37,15 @@ def _quiet(method):
 class _PointState:
     """What one thread knows about the last point it evaluated."""
 
-    def __init__(self, n_params, dtype):
+    def __init__(self, layout, dtype):
+        n_params = layout.n_params
         self.key = np.full(n_params, np.nan)
         self.theta = self.key if dtype == np.float64 else np.empty(n_params, dtype)
+        self.params = layout.unflatten(self.theta)
         self.f = None
         self.g = None
         self.g_buffer = np.empty(n_params, dtype)
+        self.grads = layout.unflatten(self.g_buffer)
         self.acts_ok = False
         self.stored = None
         self.ws = None
@@ -108,7 +111,9 @@ class DataSum:
 
     def count(self, *names):
         with self._lock:
-            self.counts.update(names)
+            counts = self.counts
+            for name in names:
+                counts[name] += 1
 
     # the point and its blocks
 
@@ -116,12 +121,11 @@ class DataSum:
         """This thread's state at ``theta`` (float64), reset if it moved."""
         st = getattr(self._local, "state", None)
         if st is None:
-            st = self._local.state = _PointState(len(theta), self.dtype)
+            st = self._local.state = _PointState(self.net.layout, self.dtype)
         if not np.array_equal(st.key, theta):
             st.key[...] = theta
             if st.theta is not st.key:
                 st.theta[...] = theta
-            st.params = self.net.layout.unflatten(st.theta)
             st.f = st.g = None
             st.acts_ok = False
         return st
@@ -206,7 +210,7 @@ class DataSum:
         st = self.point(theta)
         if st.g is None:
             self.count("backward")
-            grads = self.net.layout.unflatten(st.g_buffer)
+            grads = st.grads
             f = 0.0
             for i, (rows, w, a, z) in enumerate(self.blocks(st)):
                 # output error, then backward pass

@@ -147,7 +147,8 @@ class SoftmaxCrossEntropy(Loss):
 
     def weighted_grad(self, z, y, w, out):
         # softmax into out, keeping the log-sum-exp for the value
-        zy = _dot_targets(z, y)
+        labels = _label_index(z, y) if y.ndim == 1 else None
+        zy = _dot_targets(z, y, labels)
         shift = _stable_shift(z)
         np.subtract(z, shift, out=out)
         np.exp(out, out=out)
@@ -155,7 +156,7 @@ class SoftmaxCrossEntropy(Loss):
         out /= s[:, None]
         lse = np.log(s)
         lse += shift if np.ndim(shift) == 0 else shift[:, 0]
-        _subtract_targets(out, y)
+        _subtract_targets(out, y, labels)
         out *= w
         return _weighted_sum(lse - zy, w)
 
@@ -209,8 +210,8 @@ class SigmoidCrossEntropy(Loss):
 
 
 def _weighted_sum(values, w):
-    if np.ndim(w) == 0:
-        return float(w) * float(np.sum(values, dtype=np.float64))
+    if isinstance(w, float):
+        return w * float(values.sum(dtype=np.float64))
     return float(np.dot(w[:, 0].astype(np.float64), values))
 
 
@@ -245,17 +246,17 @@ def _label_index(p, y):
     return np.arange(0, p.size, p.shape[1]) + y
 
 
-def _dot_targets(z, y):
+def _dot_targets(z, y, labels=None):
     """``z[i, y_i]`` for labels, ``y_i . z_i`` for probability rows."""
     if y.ndim == 1:
-        return z.reshape(-1)[_label_index(z, y)]
+        return z.reshape(-1)[_label_index(z, y) if labels is None else labels]
     return np.einsum("ij,ij->i", z, y)
 
 
-def _subtract_targets(p, y):
+def _subtract_targets(p, y, labels=None):
     if y.ndim == 1:
         flat = p.reshape(-1)
-        idx = _label_index(p, y)
+        idx = _label_index(p, y) if labels is None else labels
         flat[idx] -= 1.0
     else:
         p -= y
