@@ -122,7 +122,7 @@ class DataSum:
         st = getattr(self._local, "state", None)
         if st is None:
             st = self._local.state = _PointState(self.net.layout, self.dtype)
-        if not np.array_equal(st.key, theta):
+        if not (st.key == theta).all():
             st.key[...] = theta
             if st.theta is not st.key:
                 st.theta[...] = theta
