@@ -7,6 +7,9 @@ vector products, residuals and a Jacobian operator.
 """
 
 from ._activations import ACTIVATIONS, Activation
+from ._compare import compare
+from ._comparison import Comparison
+from ._hessian_free import hessian_free
 from ._losses import LOSSES, Loss
 from ._network import MLP
 from ._objective import BLOCK_BYTES, CACHE_BYTES, Objective
@@ -17,10 +20,13 @@ __all__ = [
     "Activation",
     "BLOCK_BYTES",
     "CACHE_BYTES",
+    "Comparison",
     "LOSSES",
     "Loss",
     "MLP",
     "Objective",
+    "compare",
+    "hessian_free",
     "scipy_blas_threads",
 ]
 
