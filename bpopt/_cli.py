@@ -45,14 +45,10 @@ def main(argv=None):
 
 def run_compare(args):
     """``bpopt compare``: check the outputs, build the problem, run, report."""
-    if args.plot is not None:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ImportError('--plot needs matplotlib: pip install "bpopt[plot]"'
-                              ) from None
     for flag in ("plot", "csv", "json"):
         _check_writable(getattr(args, flag), flag)
+    if args.plot is not None:
+        _check_plot_format(args.plot)
     problem = problems.make(args.problem, hidden=args.hidden, l2=args.l2)
     train = problem.train
     progress = None if args.quiet else ProgressLine(sys.stderr)
@@ -225,6 +221,23 @@ def _check_writable(path, flag):
     if not os.access(folder, os.W_OK) or (
             os.path.exists(path) and not os.access(path, os.W_OK)):
         raise OSError(f"--{flag} {path}: not writable")
+
+
+def _check_plot_format(path):
+    """Fail before running when matplotlib is missing or cannot write ``path``."""
+    try:
+        import matplotlib
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError('--plot needs matplotlib: pip install "bpopt[plot]"'
+                          ) from None
+    del matplotlib
+    formats = Figure().canvas.get_supported_filetypes()
+    suffix = os.path.splitext(path)[1].lstrip(".").lower()
+    if suffix not in formats:
+        raise ValueError(f"--plot {path}: the suffix names the image format; "
+                         f"expected one of {', '.join(sorted(formats))}, "
+                         f"got {suffix or 'none'!r}")
 
 
 def _seconds(value):

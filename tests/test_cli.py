@@ -62,7 +62,8 @@ def test_quiet_silences_stderr(capsys):
 
 def test_compare_writes_files(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    paths = {flag: tmp_path / f"out.{flag}" for flag in ("csv", "json", "plot")}
+    paths = {flag: tmp_path / f"out.{suffix}" for flag, suffix in
+             (("csv", "csv"), ("json", "json"), ("plot", "png"))}
     argv = QUICK + ["--seeds", "2", "--quiet"]
     for flag, path in paths.items():
         argv += [f"--{flag}", str(path)]
@@ -164,6 +165,14 @@ def test_missing_matplotlib(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     status, out, err = run(QUICK + ["--plot", str(tmp_path / "p.png")], capsys)
     assert_one_line_error(status, err, 1, 'needs matplotlib: pip install "bpopt[plot]"')
+    assert out == ""  # checked before running
+
+
+def test_plot_suffix_must_name_a_format(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    status, out, err = run(QUICK + ["--plot", str(tmp_path / "p.plot")], capsys)
+    assert_one_line_error(status, err, 1, "--plot")
+    assert "expected one of" in err and "png" in err and "'plot'" in err
     assert out == ""  # checked before running
 
 
