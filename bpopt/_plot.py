@@ -32,6 +32,9 @@ def plot_comparison(comparison, path=None):
                 ax.fill_between(grid, low, high, color=color, alpha=0.2,
                                 step="post", linewidth=0)
     for ax, (_, xlabel) in zip(axes, _AXES):
+        # log-log: runs that differ tenfold in cost all stay readable; the
+        # start (at zero time and passes) is the first point after it
+        ax.set_xscale("log", nonpositive="mask")
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.grid(True, which="both", alpha=0.3)
@@ -48,7 +51,9 @@ def plot_comparison(comparison, path=None):
 def _band(histories, key):
     """Losses of each run as step functions of ``key`` on a common grid.
 
-    Each run keeps its last loss after it ends. Returns the grid and the
+    The grid is geometric, from the smallest positive ``key`` of any run
+    to the largest, for log axes. Each run keeps its last loss after it
+    ends. Returns the grid and the
     median, lowest and highest loss over runs at each grid point.
     """
     if len(histories) == 1:
@@ -56,7 +61,9 @@ def _band(histories, key):
         loss = _positive(h["loss"])
         return np.asarray(h[key], dtype=float), loss, loss, loss
     end = max(h[key][-1] for h in histories)
-    grid = np.linspace(0.0, end, _GRID)
+    positive = [v for h in histories for v in h[key] if v > 0]
+    start = min(positive, default=end)
+    grid = np.geomspace(start, end, _GRID) if 0 < start < end else np.array([end])
     curves = []
     for h in histories:
         at = np.searchsorted(np.asarray(h[key], dtype=float), grid, side="right")

@@ -75,6 +75,7 @@ def minimize_nlopt(obj, theta0, algorithm="LD_LBFGS", maxeval=200, ftol_rel=1e-1
         code = nlopt.ROUNDOFF_LIMITED
     return best["theta"], best["value"], code
 
+
 if __name__ == "__main__":
     algorithms, maxeval, hidden, seed = ("LD_LBFGS", "LD_TNEWTON"), 300, 32, 0
 

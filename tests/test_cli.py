@@ -210,3 +210,10 @@ def test_python_dash_m_smoke():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "L-BFGS-B" in done.stdout and done.stderr == ""
+
+
+def test_console_script_points_at_main():
+    from importlib.metadata import entry_points
+
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts.get("bpopt") == "bpopt._cli:main"

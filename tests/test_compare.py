@@ -345,6 +345,7 @@ def test_plot(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 1000
     time_ax, passes_ax = fig.axes
     assert time_ax.get_yscale() == "log"
+    assert time_ax.get_xscale() == passes_ax.get_xscale() == "log"
     assert [t.get_text() for t in passes_ax.get_legend().get_texts()] == [
         "CG", "Newton-CG:gn"]
     assert len(time_ax.collections) == 2  # one band per method
