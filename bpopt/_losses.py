@@ -146,22 +146,22 @@ class SoftmaxCrossEntropy(Loss):
         return p * (u - pu)
 
     def weighted_grad(self, z, y, w, out):
-        # softmax into out, keeping the log-sum-exp for the value
+        # exp(z - shift) into out, keeping the log-sum-exp for the value
         labels = _label_index(z, y) if y.ndim == 1 else None
         zy = _dot_targets(z, y, labels)
-        shift = _stable_shift(z)
-        np.subtract(z, shift, out=out)
-        np.exp(out, out=out)
-        s = _row_sums(out)
-        out /= s[:, None]
+        s, shift = _exp_shifted(z, out)
         lse = np.log(s)
-        lse += shift if np.ndim(shift) == 0 else shift[:, 0]
-        _subtract_targets(out, y, labels)
-        out *= w
+        lse += shift
+
+        # w * (softmax - y): the normalisation and the weight in one pass
+        scale = np.divide(w if np.ndim(w) == 0 else w[:, 0], s, out=s)
+        out *= scale[:, None]
+        _subtract_targets(out, y, labels, w)
         return _weighted_sum(lse - zy, w)
 
     def weighted_hvp(self, z, y, w, u, out):
-        out[...] = _softmax(z)
+        s, _ = _exp_shifted(z, out)
+        out /= s[:, None]
         pu = _row_sums(out * u)[:, None]
         out *= u - pu
         out *= w
@@ -215,29 +215,48 @@ def _weighted_sum(values, w):
     return float(np.dot(w[:, 0].astype(np.float64), values))
 
 
-def _stable_shift(z):
-    """What to subtract from ``z`` before ``exp``: the largest entry of the
-    block when the block's range is moderate (no ``exp`` can overflow or
-    reach a subnormal), else each row's largest entry."""
-    top = z.max()
-    if top - z.min() < 500.0:
-        return top
-    return z.max(axis=1, keepdims=True)
+def _exp_shifted(z, out):
+    """``exp(z - shift)`` into ``out``; return its row sums and ``shift``.
+
+    ``shift`` is the block's largest entry, a scalar, unless some row lies
+    so far below it that its exponentials would lose precision (row sum
+    under the square root of the smallest normal float); then each row's
+    own largest entry, shape (b,). No ``exp`` overflows either way.
+    """
+    shift = z.max()
+    np.subtract(z, shift, out=out)
+    np.exp(out, out=out)
+    s = _row_sums(out)
+    if s.min() >= np.sqrt(np.finfo(z.dtype).tiny):
+        return s, shift
+    shift = z.max(axis=1)
+    np.subtract(z, shift[:, None], out=out)
+    np.exp(out, out=out)
+    return _row_sums(out), shift
+
+
+_ONES = {}
 
 
 def _row_sums(p):
-    return p @ np.ones(p.shape[1], p.dtype)
+    # a product with a vector of ones: far faster than a reduction for
+    # narrow rows
+    key = (p.shape[1], p.dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        ones = _ONES[key] = np.ones(p.shape[1], p.dtype)
+    return p @ ones
 
 
 def _logsumexp(z):
-    shift = _stable_shift(z)
-    lse = np.log(_row_sums(np.exp(z - shift)))
-    return lse + (shift if np.ndim(shift) == 0 else shift[:, 0])
+    s, shift = _exp_shifted(z, np.empty_like(z))
+    return np.log(s) + shift
 
 
 def _softmax(z):
-    p = np.exp(z - _stable_shift(z))
-    p /= _row_sums(p)[:, None]
+    p = np.empty_like(z)
+    s, _ = _exp_shifted(z, p)
+    p /= s[:, None]
     return p
 
 
@@ -253,13 +272,18 @@ def _dot_targets(z, y, labels=None):
     return np.einsum("ij,ij->i", z, y)
 
 
-def _subtract_targets(p, y, labels=None):
+def _subtract_targets(p, y, labels=None, w=1.0):
+    """``p -= w * y`` with ``y`` labels (one-hot rows) or probability rows."""
+    if np.ndim(w):
+        w = w[:, 0]
     if y.ndim == 1:
         flat = p.reshape(-1)
         idx = _label_index(p, y) if labels is None else labels
-        flat[idx] -= 1.0
+        flat[idx] -= w
+    elif np.ndim(w):
+        p -= y * w[:, None]
     else:
-        p -= y
+        p -= y if w == 1.0 else w * y
 
 
 def _labels(y, n_outputs):

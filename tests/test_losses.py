@@ -86,6 +86,33 @@ def test_softmax_values_for_huge_logits_are_exact():
     np.testing.assert_allclose(loss.value(z, np.array([0, 0])), [0.0, 2e4])
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("gap", [10.0, 200.0, 2000.0])
+def test_softmax_rows_far_below_the_block_maximum(dtype, gap):
+    # a row whose logits lie ``gap`` below the block's largest one: a shared
+    # shift would underflow its exponentials (float32 already at gap 104)
+    loss = LOSSES["softmax_cross_entropy"]
+    z64 = np.array([[0.0, 0.5, -1.0], [-gap, -gap + 1.0, -gap - 2.0]])
+    y = np.array([1, 0])
+    z = z64.astype(dtype)
+    out = np.empty_like(z)
+    with np.errstate(all="raise", under="ignore"):
+        f = loss.weighted_grad(z, y, 0.5, out)
+        hvp = np.empty_like(z)
+        loss.weighted_hvp(z, y, 0.5, np.ones_like(z), hvp)
+
+    # each row on its own, in float64, is the reference
+    rows = [z64[i:i + 1] - z64[i].max() for i in range(2)]
+    p = np.vstack([np.exp(r) / np.exp(r).sum() for r in rows])
+    expected = -0.5 * np.log(p[[0, 1], y]).sum()
+    # float32: the value is lse - z_y, both near -gap, so it keeps about
+    # gap * 6e-8 absolutely; the probabilities keep float32's 6e-8 relatively
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(f, expected, rtol=tol, atol=tol * gap)
+    np.testing.assert_allclose(out, 0.5 * (p - np.eye(3)[y]), rtol=tol, atol=tol)
+    np.testing.assert_allclose(hvp, np.zeros_like(z), atol=tol)  # H 1 = 0
+
+
 def test_softmax_probability_rows_equal_labels_when_one_hot(rng):
     loss = LOSSES["softmax_cross_entropy"]
     z = rng.normal(size=(5, 3))
