@@ -68,7 +68,7 @@ class DataSum:
     dtype : numpy dtype
         Compute precision, float64 or float32.
     block_rows : int
-        Rows per block.
+        Most rows per block; the blocks are made near-equal in size.
     cache_bytes : int
         Largest size of forward activations kept between calls.
     """
@@ -84,7 +84,10 @@ class DataSum:
             row_weight = float(row_weight)
         self.row_weight = row_weight
         self.n = X.shape[0]
-        self.block_rows = max(1, min(int(block_rows), self.n))
+        # as few blocks as ``block_rows`` allows, of near-equal size: no
+        # small last block for the matrix products to be slow on
+        n_blocks = -(-self.n // max(1, int(block_rows)))
+        self.block_rows = -(-self.n // n_blocks)
         self.keep_z = [not act.from_output for act in net.activations] + [False]
         self.stored_bytes = self.n * self._row_floats() * self.dtype.itemsize
         self.store = self.stored_bytes <= cache_bytes

@@ -56,8 +56,9 @@ class Objective(CurvatureMethods):
     dtype : {numpy.float64, numpy.float32}
         Precision of the computation inside; the interface is float64.
     block_size : int, optional
-        Rows per block. By default, as many as keep one block's work
-        arrays within ``BLOCK_BYTES`` (32 MiB).
+        Most rows per block (the rows are split into the fewest blocks of
+        near-equal size that respect it). By default, as many as keep one
+        block's work arrays within ``BLOCK_BYTES`` (32 MiB).
     cache_bytes : int, optional
         Forward activations of the last point are kept for the next call
         at the same point when they take at most this many bytes
