@@ -49,6 +49,7 @@ class _PointState:
         self.acts_ok = False
         self.stored = None
         self.ws = None
+        self.blocks = None
 
 
 class DataSum:
@@ -138,34 +139,44 @@ class DataSum:
         fresh = not st.acts_ok
         if fresh:
             self.count("forward")
-        if st.ws is None:
-            st.ws = Workspace(self.net.sizes, self.block_rows, self.dtype,
-                              self.keep_z)
-        if self.store and st.stored is None:
-            st.stored = self._allocate_stored()
-        for start in range(0, self.n, self.block_rows):
-            rows = slice(start, min(start + self.block_rows, self.n))
-            a, z = self._block_arrays(st, rows)
+        if st.blocks is None:
+            st.blocks = self._block_views(st)
+        cast = self.X.dtype != self.dtype
+        for rows, w, a, z in st.blocks:
+            if cast:
+                a[0][...] = self.X[rows]
             if fresh:
                 passes.forward(st.params, self.net.activations, a, z)
-            yield rows, self._weights(rows), a, z
+            yield rows, w, a, z
         if fresh and self.store:
             st.acts_ok = True
 
-    def _block_arrays(self, st, rows):
-        b = rows.stop - rows.start
-        x = self.X[rows]
-        if x.dtype != self.dtype:
-            x = st.ws.x[:b]
-            x[...] = self.X[rows]
+    def _block_views(self, st):
+        """Work arrays of ``st`` and, per block, ``(rows, w, a, z)`` views.
+
+        Made once per thread: later calls reuse the same views. ``a[0]``
+        is a view of ``X``, or a buffer of the compute dtype that
+        :meth:`blocks` fills from ``X`` when the dtypes differ.
+        """
+        cast = self.X.dtype != self.dtype
+        st.ws = Workspace(self.net.sizes, self.block_rows, self.dtype,
+                          self.keep_z, cast_input=cast)
         if self.store:
-            a_all, z_all = st.stored
-            a = [x] + [arr[rows] for arr in a_all[1:]]
-            z = [None if arr is None else arr[rows] for arr in z_all]
-        else:
-            a = [x] + [arr[:b] for arr in st.ws.a[1:]]
-            z = [None if arr is None else arr[:b] for arr in st.ws.z]
-        return a, z
+            st.stored = self._allocate_stored()
+        views = []
+        for start in range(0, self.n, self.block_rows):
+            rows = slice(start, min(start + self.block_rows, self.n))
+            b = rows.stop - rows.start
+            x = st.ws.x[:b] if cast else self.X[rows]
+            if self.store:
+                a_all, z_all = st.stored
+                a = [x] + [arr[rows] for arr in a_all[1:]]
+                z = [None if arr is None else arr[rows] for arr in z_all]
+            else:
+                a = [x] + [arr[:b] for arr in st.ws.a[1:]]
+                z = [None if arr is None else arr[:b] for arr in st.ws.z]
+            views.append((rows, self._weights(rows), a, z))
+        return views
 
     def _weights(self, rows):
         w = self.row_weight

@@ -10,7 +10,7 @@ class Workspace:
     views, so that a pass allocates nothing per block.
     """
 
-    def __init__(self, sizes, rows, dtype, keep_z):
+    def __init__(self, sizes, rows, dtype, keep_z, cast_input=False):
         self.sizes, self.rows, self.dtype = sizes, rows, dtype
         widest = max(sizes[1:])
         flat = rows * widest
@@ -24,7 +24,8 @@ class Workspace:
             np.empty((rows, s), dtype) if keep else None
             for s, keep in zip(sizes[1:], keep_z)
         ]
-        self.x = np.empty((rows, sizes[0]), dtype)
+        # the input block in the compute dtype, when X has another one
+        self.x = np.empty((rows, sizes[0]), dtype) if cast_input else None
         self._tangent = None
         self._ones = np.ones(rows, dtype)
 
