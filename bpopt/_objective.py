@@ -21,6 +21,10 @@ __all__ = ["Objective", "BLOCK_BYTES", "CACHE_BYTES"]
 
 #: Default memory for the work arrays of one row block, in bytes.
 BLOCK_BYTES = 32 * 2**20
+#: Fewest rows in a default block: each block adds its share of the
+#: gradient into the flat vector, and below about a thousand rows those
+#: additions and the smaller matrix products cost more than the memory saves.
+MIN_BLOCK_ROWS = 1024
 #: Default limit on the forward activations kept between calls, in bytes.
 CACHE_BYTES = 256 * 2**20
 
@@ -58,7 +62,8 @@ class Objective(CurvatureMethods):
     block_size : int, optional
         Most rows per block (the rows are split into the fewest blocks of
         near-equal size that respect it). By default, as many as keep one
-        block's work arrays within ``BLOCK_BYTES`` (32 MiB).
+        block's work arrays within ``BLOCK_BYTES`` (32 MiB), and at least
+        ``MIN_BLOCK_ROWS`` (1024).
     cache_bytes : int, optional
         Forward activations of the last point are kept for the next call
         at the same point when they take at most this many bytes
@@ -259,7 +264,7 @@ def _check_block_size(block_size, net, dtype):
     if block_size is None:
         sizes = net.sizes
         per_row = sizes[0] + 3 * sum(sizes[1:]) + 4 * max(sizes[1:])
-        return max(64, BLOCK_BYTES // (per_row * dtype.itemsize))
+        return max(MIN_BLOCK_ROWS, BLOCK_BYTES // (per_row * dtype.itemsize))
     block_size = _check_nonnegative_int(block_size, "block_size")
     if block_size == 0:
         raise ValueError("block_size must be positive; got 0")
