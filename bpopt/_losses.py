@@ -6,6 +6,7 @@ the network output ``z`` is simple and positive semidefinite.
 """
 
 import abc
+import functools
 
 import numpy as np
 from scipy.special import expit
@@ -154,9 +155,10 @@ class SoftmaxCrossEntropy(Loss):
         lse += shift
 
         # w * (softmax - y): the normalisation and the weight in one pass
-        scale = np.divide(w if np.ndim(w) == 0 else w[:, 0], s, out=s)
+        w_rows = w if isinstance(w, float) else w[:, 0]
+        scale = np.divide(w_rows, s, out=s)
         out *= scale[:, None]
-        _subtract_targets(out, y, labels, w)
+        _subtract_targets(out, y, labels, w_rows)
         return _weighted_sum(lse - zy, w)
 
     def weighted_hvp(self, z, y, w, u, out):
@@ -215,6 +217,13 @@ def _weighted_sum(values, w):
     return float(np.dot(w[:, 0].astype(np.float64), values))
 
 
+@functools.cache
+def _smallest_sum(dtype):
+    # below the square root of the smallest normal float, a row sum of
+    # exponentials has lost precision to underflow
+    return np.sqrt(np.finfo(dtype).tiny)
+
+
 def _exp_shifted(z, out):
     """``exp(z - shift)`` into ``out``; return its row sums and ``shift``.
 
@@ -227,7 +236,7 @@ def _exp_shifted(z, out):
     np.subtract(z, shift, out=out)
     np.exp(out, out=out)
     s = _row_sums(out)
-    if s.min() >= np.sqrt(np.finfo(z.dtype).tiny):
+    if s.min() >= _smallest_sum(z.dtype):
         return s, shift
     shift = z.max(axis=1)
     np.subtract(z, shift[:, None], out=out)
@@ -273,17 +282,15 @@ def _dot_targets(z, y, labels=None):
 
 
 def _subtract_targets(p, y, labels=None, w=1.0):
-    """``p -= w * y`` with ``y`` labels (one-hot rows) or probability rows."""
-    if np.ndim(w):
-        w = w[:, 0]
+    """``p -= w * y`` with ``y`` labels (one-hot rows) or probability rows;
+    ``w`` is a float or one weight per row, shape (b,)."""
     if y.ndim == 1:
         flat = p.reshape(-1)
-        idx = _label_index(p, y) if labels is None else labels
-        flat[idx] -= w
-    elif np.ndim(w):
-        p -= y * w[:, None]
-    else:
+        flat[_label_index(p, y) if labels is None else labels] -= w
+    elif isinstance(w, float):
         p -= y if w == 1.0 else w * y
+    else:
+        p -= y * w[:, None]
 
 
 def _labels(y, n_outputs):

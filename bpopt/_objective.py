@@ -1,5 +1,6 @@
 """The data-bound objective: loss, gradient and curvature at ``theta``."""
 
+import math
 import numbers
 
 import numpy as np
@@ -201,7 +202,7 @@ class Objective(CurvatureMethods):
         return self._data.squared_grads(theta, out).astype(np.float64, copy=False)
 
     def _value(self, f, theta):
-        if not np.isfinite(f):
+        if not math.isfinite(f):
             return np.inf
         if self.l2:
             f += 0.5 * self.l2 * sum(np.dot(theta[w], theta[w])
@@ -210,7 +211,7 @@ class Objective(CurvatureMethods):
 
     def _gradient(self, f, g, theta, out):
         out[...] = g
-        if not (np.isfinite(f) and np.isfinite(out).all()):
+        if not (math.isfinite(f) and np.isfinite(out).all()):
             out[...] = 0.0
             return out
         self._add_l2(theta, out)
