@@ -84,12 +84,7 @@ class Objective(CurvatureMethods):
 
     def __init__(self, net, X, y, loss, l2=0.0, sample_weight=None,
                  dtype=np.float64, block_size=None, cache_bytes=CACHE_BYTES):
-        if not isinstance(net, MLP):
-            raise TypeError(f"net must be an MLP; got {type(net).__name__}")
-        self.net = net
-        self.loss_function = get_loss(loss)
-        self.l2 = _check_l2(l2)
-        self.dtype = _check_dtype(dtype)
+        self._configure(net, loss, l2, dtype, block_size, cache_bytes)
         X = check_X(X, net.sizes[0])
         self.n_samples = X.shape[0]
         self._X = np.ascontiguousarray(X)
@@ -99,15 +94,24 @@ class Objective(CurvatureMethods):
         if sample_weight is not None:
             self._sample_weight = check_sample_weight(sample_weight,
                                                       self.n_samples)
-        self.block_size = _check_block_size(block_size, net, self.dtype)
-        self.cache_bytes = _check_nonnegative_int(cache_bytes, "cache_bytes")
         row_weight = (1.0 / self.n_samples if self._sample_weight is None
                       else self._sample_weight)
         self._data = DataSum(net, self._X, targets, self.loss_function,
                              row_weight, self.dtype, self.block_size,
                              self.cache_bytes)
+
+    def _configure(self, net, loss, l2, dtype, block_size, cache_bytes):
+        """Check and keep the arguments that do not involve the data."""
+        if not isinstance(net, MLP):
+            raise TypeError(f"net must be an MLP; got {type(net).__name__}")
+        self.net = net
+        self.loss_function = get_loss(loss)
+        self.l2 = _check_l2(l2)
+        self.dtype = _check_dtype(dtype)
+        self.block_size = _check_block_size(block_size, net, self.dtype)
+        self.cache_bytes = _check_nonnegative_int(cache_bytes, "cache_bytes")
         self._weights = [w for w, _ in net.layout.slices]
-        _limit_scipy_blas()
+        _limit_scipy_blas()    # the solver runs in this process
 
     def __repr__(self):
         return (f"Objective({self.net!r}, n_samples={self.n_samples}, "

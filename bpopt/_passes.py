@@ -51,10 +51,7 @@ def backward(params, acts, a, z, delta, grads, ws, accumulate):
 
         # error of the layer below: f'(z) * (delta W^T)
         if l > 1:
-            below = ws.delta_buffer(delta, W.shape[0])
-            np.matmul(delta, W.T, out=below)
-            acts[l - 2].mul_df_(below, z[l - 1], a[l - 1], ws.tmp(below.shape))
-            delta = below
+            delta = _error_below(delta, W, acts[l - 2], z[l - 1], a[l - 1], ws)
 
 
 def tangent(params, vparams, acts, a, z, ws):
@@ -142,10 +139,15 @@ def square_backward(params, acts, a, z, delta, w, out, ws, accumulate):
         _colsum_into(sq, sb, accumulate, ws)
 
         if l > 1:
-            below = ws.delta_buffer(delta, W.shape[0])
-            np.matmul(delta, W.T, out=below)
-            acts[l - 2].mul_df_(below, z[l - 1], a[l - 1], ws.tmp(below.shape))
-            delta = below
+            delta = _error_below(delta, W, acts[l - 2], z[l - 1], a[l - 1], ws)
+
+
+def _error_below(delta, W, act, z, a, ws):
+    """``f'(z) * (delta W^T)`` for the layer below, in the other delta buffer."""
+    below = ws.delta_buffer(delta, W.shape[0])
+    np.matmul(delta, W.T, out=below)
+    act.mul_df_(below, z, a, ws.tmp(below.shape))
+    return below
 
 
 def _divide_weights(sq, w):
@@ -188,7 +190,4 @@ def sample_gradients(params, acts, a, z, j, slices, out, ws):
         out[:, bs_slice] = delta
 
         if l > 1:
-            below = ws.delta_buffer(delta, fan_in)
-            np.matmul(delta, W.T, out=below)
-            acts[l - 2].mul_df_(below, z[l - 1], a[l - 1], ws.tmp(below.shape))
-            delta = below
+            delta = _error_below(delta, W, acts[l - 2], z[l - 1], a[l - 1], ws)

@@ -22,17 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised without dask
 from ._dask_setup import check_n_shards, check_npy_headers, check_timeout, connect
 from ._dask_shard import NpyRows, ShardError, absolute
 from ._dask_sum import Shard, ShardedSum, place
-from ._losses import get_loss
-from ._network import MLP
-from ._objective import (
-    CACHE_BYTES,
-    Objective,
-    _check_block_size,
-    _check_dtype,
-    _check_l2,
-    _check_nonnegative_int,
-)
-from ._threads import apply_default as _limit_scipy_blas
+from ._objective import CACHE_BYTES, Objective
 from ._validation import check_sample_weight, check_targets, check_X
 
 __all__ = ["DaskObjective", "ShardError"]
@@ -147,17 +137,8 @@ class DaskObjective(Objective):
         return self
 
     def _configure(self, net, loss, l2, dtype, block_size, cache_bytes, timeout):
-        if not isinstance(net, MLP):
-            raise TypeError(f"net must be an MLP; got {type(net).__name__}")
-        self.net = net
-        self.loss_function = get_loss(loss)
-        self.l2 = _check_l2(l2)
-        self.dtype = _check_dtype(dtype)
-        self.block_size = _check_block_size(block_size, net, self.dtype)
-        self.cache_bytes = _check_nonnegative_int(cache_bytes, "cache_bytes")
+        super()._configure(net, loss, l2, dtype, block_size, cache_bytes)
         self.timeout = check_timeout(timeout)
-        self._weights = [w for w, _ in net.layout.slices]
-        _limit_scipy_blas()    # the solver runs here, as with Objective
 
     def _start(self, client, n_shards, rows):
         """Connect, place the shards, build them on their workers."""
