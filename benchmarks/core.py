@@ -5,7 +5,8 @@ shapes, into preallocated outputs: forward ``a @ W`` per layer, backward
 ``a.T @ delta`` per layer and ``delta @ W.T`` for every layer but the
 first. Figures are ratios measured in one run. Usage::
 
-    python benchmarks/core.py [--threads 1 2] [--shapes a b c] [--big]
+    python benchmarks/core.py [--threads 1 2] [--shapes a b c] [--repeats 7]
+                              [--seconds 4] [--big]
 """
 
 import argparse
@@ -38,8 +39,13 @@ def floor_products(sizes, n, dtype, seed=0):
     return run
 
 
-def gradient_ratio(shape, dtype, repeats):
-    """Ratio of loss_and_grad at new points to the floor, and memory."""
+def gradient_ratio(shape, dtype, repeats, seconds):
+    """Ratio of loss_and_grad at new points to the floor, and memory.
+
+    Rounds run at least ``repeats`` times and for about ``seconds``: a
+    cheap shape gets many rounds, so that a busy spell of the machine
+    cannot cover all of them.
+    """
     sizes, n = SHAPES[shape]
     obj, theta = make_problem(shape, dtype, cache_bytes=0)
     out = np.empty(obj.n_params)
@@ -52,8 +58,11 @@ def gradient_ratio(shape, dtype, repeats):
         obj.loss_and_grad(theta, out=out)
 
     floor = floor_products(sizes, n, dtype)
+    start = time.perf_counter()
     call()
-    t_call, t_floor = interleaved([call, floor], repeats)
+    floor()
+    rounds = max(repeats, int(seconds / (time.perf_counter() - start)))
+    t_call, t_floor = interleaved([call, floor], rounds)
     first = make_problem(shape, dtype, cache_bytes=0)[0]
     return (t_call / t_floor, t_floor, peak_memory(call),
             peak_memory(lambda: first.loss_and_grad(theta, out=out)), obj)
@@ -134,7 +143,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--shapes", nargs="+", default=["a", "b", "c"])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=7,
+                        help="fewest interleaved rounds per shape")
+    parser.add_argument("--seconds", type=float, default=4.0,
+                        help="time that the rounds of a cheap shape fill")
     parser.add_argument("--big", action="store_true",
                         help="also measure memory on 1,000,000 float32 rows")
     args = parser.parse_args()
@@ -149,8 +161,8 @@ def main():
               f"{total / (loop + own):.2f}")
     print()
 
-    print("loss_and_grad at a new point / bare matrix products (best of "
-          f"{args.repeats}, interleaved)")
+    print("loss_and_grad at a new point / bare matrix products (best of at "
+          f"least {args.repeats} rounds or {args.seconds:g} s, interleaved)")
     print(f"{'shape':<22}{'dtype':<9}{'threads':>8}{'floor ms':>10}{'ratio':>7}"
           f"{'extra memory':>14}{'first call':>12}")
     for threads in args.threads:
@@ -159,7 +171,7 @@ def main():
                 sizes, n = SHAPES[shape]
                 for dtype in (np.float64, np.float32):
                     ratio, floor, peak, first, obj = gradient_ratio(
-                        shape, dtype, args.repeats)
+                        shape, dtype, args.repeats, args.seconds)
                     label = f"({shape}) {'-'.join(map(str, sizes))}"
                     print(f"{label:<22}{np.dtype(dtype).name:<9}{threads:>8}"
                           f"{floor * 1e3:>10.2f}{ratio:>7.2f}{mib(peak):>14}"
