@@ -64,6 +64,9 @@ class DaskObjective(Objective):
     ------
     ShardError
         From a call whose shard raised on its worker, or answered wrongly.
+    TypeError
+        From ``jvp``, ``vjp``, ``residuals``, ``jacobian``, ``subset`` and
+        ``curvature_batch``, which need the rows in this process.
 
     Notes
     -----
@@ -219,7 +222,7 @@ class DaskObjective(Objective):
             "pickle; pickle the network and the data (or their paths) instead")
 
     def _local_only(self, name):
-        raise NotImplementedError(
+        raise TypeError(
             f"{name} is not available on a DaskObjective; it offers loss, grad, "
             "loss_and_grad, hessp, gnvp and squared_grads. Use an in-process "
             "Objective for the others")

@@ -361,8 +361,13 @@ def test_invalid_arguments(client):
     with DaskObjective(net, X, y, "squared_error", client=client) as obj:
         with pytest.raises(ValueError, match="theta has 3 entries"):
             obj.loss(np.zeros(3))
-        with pytest.raises(NotImplementedError, match="subset is not available"):
-            obj.subset([0, 1])
+        theta, u = np.zeros(net.n_params), np.zeros((10, 2))
+        local_only = {"jvp": (theta, theta), "vjp": (theta, u),
+                      "residuals": (theta,), "jacobian": (theta,),
+                      "subset": ([0, 1],), "curvature_batch": (2,)}
+        for name, args in local_only.items():
+            with pytest.raises(TypeError, match=f"{name} is not available"):
+                getattr(obj, name)(*args)
         with pytest.raises(TypeError, match="does not pickle"):
             pickle.dumps(obj)
         assert "n_shards=4" in repr(obj)   # one per worker thread
