@@ -135,7 +135,10 @@ class _Relu(Activation):
         super().__init__("relu", _relu, _relu_df, _zero, from_output=True)
 
     def apply_(self, z, out):
-        np.maximum(z, _zeros_like(z), out=out)
+        if z.nbytes <= _ZEROS_BYTES:
+            np.maximum(z, _zeros_like(z), out=out)
+        else:
+            np.maximum(z, 0.0, out=out)
 
     def mul_df_(self, delta, z, a, tmp):
         np.greater(a, 0.0, out=tmp)
@@ -174,6 +177,8 @@ class _LeakyRelu(Activation):
         np.multiply(delta, self.slope, out=delta, where=a < 0.0)
 
 
+#: Largest array that relu compares with a zero array rather than a scalar.
+_ZEROS_BYTES = 2**19
 _ZEROS = {}
 
 
@@ -182,10 +187,12 @@ def _zeros_like(z):
 
     NumPy's ``maximum`` runs its vectorised loop only when both operands
     are arrays of the same shape; against a scalar it is two to three times
-    slower. One zero buffer per dtype, grown to the largest block, serves
-    every call. It is written (``np.full``), not ``np.zeros``: a calloc'ed
-    array reads the kernel's shared zero page until the kernel remaps it,
-    and calls on 784-1024-1024-10 slowed by a fifth when that happened.
+    slower. That pays while the zeros stay in cache: for blocks larger
+    than ``_ZEROS_BYTES`` the extra stream of zeros slowed whole calls on
+    784-1024-1024-10 by a tenth, so they use the scalar. One buffer per
+    dtype serves every call. It is written (``np.full``), not
+    ``np.zeros``: a calloc'ed array reads the kernel's shared zero page
+    until the kernel remaps it, and calls slowed by a fifth when it did.
     """
     zeros = _ZEROS.get(z.dtype)
     if zeros is None or zeros.size < z.size:
