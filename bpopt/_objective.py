@@ -182,8 +182,10 @@ class Objective(CurvatureMethods):
         products (two when the network has no hidden layer).
         """
         theta = self._theta(theta)
-        out = np.empty(self.n_params) if out is None else check_out(
-            out, self.n_params)
+        if out is None:
+            out = np.empty(self.n_params)
+        elif np.may_share_memory(check_out(out, self.n_params), theta):
+            theta = theta.copy()    # out=theta: the l2 term needs theta intact
         self._data.count("loss_and_grad")
         f, g = self._data.value_and_grad(theta)
         return self._value(f, theta), self._gradient(f, g, theta, out)

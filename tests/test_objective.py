@@ -98,6 +98,18 @@ def test_out_buffer_is_filled_and_returned():
     np.testing.assert_array_equal(out, obj.grad(theta))
 
 
+def test_out_may_be_theta_itself():
+    # as with NumPy's out=, the result may overwrite the input; the l2 term
+    # must still use theta's values, not the gradient written over them
+    obj = make_objective([3, 4, 2], l2=0.5)
+    theta = _point(obj, 0)
+    f, g = obj.loss_and_grad(theta.copy())
+    f_in_place, g_in_place = obj.loss_and_grad(theta, out=theta)
+    assert g_in_place is theta
+    assert f_in_place == f
+    np.testing.assert_array_equal(g_in_place, g)
+
+
 def test_grad_returns_a_fresh_array_each_time():
     obj = make_objective([3, 4, 2])
     theta = _point(obj, 0)
