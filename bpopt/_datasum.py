@@ -78,7 +78,7 @@ class DataSum:
                  cache_bytes):
         self.net, self.X, self.loss = net, X, loss
         self.dtype = np.dtype(dtype)
-        self.y = y.astype(self.dtype) if y.dtype.kind == "f" else y
+        self.y = y.astype(self.dtype, copy=False) if y.dtype.kind == "f" else y
         if np.ndim(row_weight):
             row_weight = np.asarray(row_weight, self.dtype)[:, None]
         else:
@@ -160,7 +160,7 @@ class DataSum:
         """
         cast = self.X.dtype != self.dtype
         st.ws = Workspace(self.net.sizes, self.block_rows, self.dtype,
-                          self.keep_z, cast_input=cast)
+                          self.keep_z, cast_input=cast, activations=not self.store)
         if self.store:
             st.stored = self._allocate_stored()
         views = []

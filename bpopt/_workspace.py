@@ -10,7 +10,8 @@ class Workspace:
     views, so that a pass allocates nothing per block.
     """
 
-    def __init__(self, sizes, rows, dtype, keep_z, cast_input=False):
+    def __init__(self, sizes, rows, dtype, keep_z, cast_input=False,
+                 activations=True):
         self.sizes, self.rows, self.dtype = sizes, rows, dtype
         widest = max(sizes[1:])
         flat = rows * widest
@@ -19,11 +20,14 @@ class Workspace:
         self._tmp = np.empty(flat, dtype)
         largest_W = max(i * o for i, o in zip(sizes[:-1], sizes[1:]))
         self._product = np.empty(max(largest_W, flat), dtype)
-        self.a = [None] + [np.empty((rows, s), dtype) for s in sizes[1:]]
-        self.z = [None] + [
-            np.empty((rows, s), dtype) if keep else None
-            for s, keep in zip(sizes[1:], keep_z)
-        ]
+        # the block's activations, unless the caller keeps them elsewhere
+        self.a = self.z = None
+        if activations:
+            self.a = [None] + [np.empty((rows, s), dtype) for s in sizes[1:]]
+            self.z = [None] + [
+                np.empty((rows, s), dtype) if keep else None
+                for s, keep in zip(sizes[1:], keep_z)
+            ]
         # the input block in the compute dtype, when X has another one
         self.x = np.empty((rows, sizes[0]), dtype) if cast_input else None
         self._tangent = None
