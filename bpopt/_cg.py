@@ -29,7 +29,8 @@ class CGRun(NamedTuple):
     p : ndarray
         The last iterate, from which the next run is warm-started.
     n_iter : int
-        CG iterations done (one curvature product each).
+        CG steps taken. Curvature products number one more at a stop on
+        negative curvature, and one more for a nonzero warm start.
     reason : str
         ``"progress"``, ``"maxiter"`` or ``"negative curvature"``.
     """

@@ -124,9 +124,12 @@ def hessian_free(fun, x0, args=(), jac=None, hess=None, hessp=None,
     ================== ========= =========================================
 
     Martens, J. (2010). Deep learning via Hessian-free optimization.
-    ICML. The damping and CG constants are those of the paper's code;
-    its initial lambda (45) was for sums over a mini-batch, whereas bpopt
-    objectives are means.
+    ICML. The damping and CG constants are those of the paper's code,
+    with two departures: its initial lambda (45) was for sums over a
+    mini-batch, whereas bpopt objectives are means; and its fixed cap of
+    250 CG iterations is reached here by growth from
+    ``cg_initial_maxiter``, so that early outer iterations, far from a
+    minimum, stay cheap (``cg_initial_maxiter=250`` restores the fixed cap).
     """
     opts = check_options(options)
     x, f_and_g, jac = check_problem(fun, x0, jac, hess, hessp, bounds,
@@ -142,6 +145,7 @@ def _minimize(problem, x, callback, gtol, opts):
     f, g = problem.f(x), problem.g(x)
     lam, p_warm = opts["initial_damping"], np.zeros_like(x)
     nit, ncg, failures = 0, 0, 0
+    cg_cap = float(min(opts["cg_initial_maxiter"], opts["cg_maxiter"]))
     status = 3 if not (np.isfinite(f) and np.isfinite(g).all()) else None
     detail = None
     while status is None:
@@ -160,10 +164,9 @@ def _minimize(problem, x, callback, gtol, opts):
             precond = (d + lam) ** opts["precond_exponent"]
 
         # truncated CG from the decayed previous solution
-        cap = min(opts["cg_maxiter"], math.ceil(
-            opts["cg_initial_maxiter"] * opts["cg_growth"] ** nit))
-        run = truncated_cg(Av, g, opts["cg_decay"] * p_warm, cap, precond,
-                           opts["cg_progress_tol"])
+        run = truncated_cg(Av, g, opts["cg_decay"] * p_warm,
+                           math.ceil(cg_cap), precond, opts["cg_progress_tol"])
+        cg_cap = min(cg_cap * opts["cg_growth"], opts["cg_maxiter"])
         p_warm, ncg = run.p, ncg + run.n_iter
 
         # CG backtracking: the best kept iterate by the objective

@@ -241,6 +241,17 @@ def test_maxiter_ends_the_run_with_status_1():
     assert "maxiter=2" in res.message
 
 
+def test_cg_cap_grows_to_cg_maxiter_without_overflow():
+    # a growth so fast that growth**nit overflows a float by the third
+    # iteration: the cap must simply stay at cg_maxiter
+    obj = _xor()
+    res = _hf(obj.loss_and_grad, obj.net.init(0),
+              {"maxiter": 6, "gtol": 0.0, "ftol": 0.0, "cg_growth": 1e200,
+               "cg_maxiter": 20}, jac=True, hessp=obj.gnvp)
+    assert (res.status, res.nit) == (1, 6)
+    assert res.ncg <= 20 * res.nit
+
+
 def test_args_reach_fun_jac_and_hessp():
     q = Quadratic()
     res = _hf(lambda x, c: c * q.fun(x), np.zeros(8), {"ftol": 0.0}, args=(2.0,),
