@@ -73,8 +73,6 @@ class Recorder:
     def start(self, x0):
         """Reset the counters, record the starting point, start the clock."""
         self.obj.reset_counts()
-        self._paused = 0.0
-        self._t0 = time.perf_counter()
         self._record(np.array(x0, dtype=np.float64), None, 0.0)
         self._t0 = time.perf_counter()
         self._paused = 0.0
@@ -137,7 +135,10 @@ class Recorder:
         ``grad``."""
         res = intermediate_result
         f = res.get("cost", res.get("fun"))
-        g = res.get("jac", res.get("grad"))
+        # trust-constr's "jac" holds the constraints' Jacobians, least
+        # squares' the residuals' Jacobian: the objective's gradient is
+        # "grad" where present
+        g = res.get("grad", res.get("jac"))
         g_norm = None if g is None or np.ndim(g) != 1 else float(np.linalg.norm(g))
         self.record(res.x, None if np.ndim(f) else f, g_norm)
 

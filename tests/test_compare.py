@@ -127,6 +127,24 @@ def test_clock_stops_while_recording():
     assert record["time"] < slept / 2
 
 
+def test_gradient_norm_is_read_from_grad_before_jac():
+    # trust-constr reports the objective's gradient as "grad" and the
+    # constraints' Jacobians (none here) as "jac"
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bpopt._records import Recorder
+
+    obj = regression()
+    x = obj.net.init(1)
+    g = obj.grad(x)
+    with ThreadPoolExecutor(1) as side:
+        rec = Recorder(obj, side, "trust-constr")
+        rec.start(obj.net.init(0))
+        rec.scipy_callback(so.OptimizeResult(x=x, fun=obj.loss(x), grad=g,
+                                             jac=[]))
+    assert rec.history["grad_norm"][-1] == pytest.approx(np.linalg.norm(g))
+
+
 # seeds and starting points
 
 def test_seeds_give_each_method_the_same_starts():
