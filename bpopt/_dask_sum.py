@@ -211,8 +211,12 @@ class ShardedSum:
             if index in results:
                 raise ShardError(f"shard {index} answered twice in one call")
             if shard.worker != address:
-                # Dask ran it elsewhere (its worker left): rebuilt there
+                # Dask ran it elsewhere (its worker left, or work stealing
+                # moved the task): rebuilt there; a live worker's copy goes
                 self.count("lost_shards")
+                if shard.worker in self.client.nthreads():
+                    self.client.run(drop, self.token, [index],
+                                    workers=[shard.worker])
                 shard.worker = address
             shard.built, shard.data = True, None
             results[index] = value

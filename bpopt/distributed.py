@@ -80,7 +80,10 @@ class DaskObjective(Objective):
     to the workers that remain and are rebuilt there from their source
     (the client's arrays, or the ``.npy`` files), and the call completes
     with the same sums. ``counts["lost_shards"]`` counts the shards
-    rebuilt on another worker, or sent again, after such a loss.
+    rebuilt on another worker, or sent again, after such a loss. Dask's
+    work stealing may also run a shard's task on an idle worker while its
+    own is busy: the shard is then rebuilt there (counted the same way),
+    and the copy on the busy worker is dropped.
 
     ``counts``: the client counts calls to each public method; the pass
     counters (``forward``, ``backward``, ``tangent``) are the passes the
