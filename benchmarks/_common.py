@@ -27,16 +27,6 @@ def make_problem(shape, dtype=np.float64, seed=0, activation="relu", **kwargs):
     return obj, net.init(seed=seed)
 
 
-def best_of(fn, repeats):
-    """Smallest wall time of ``repeats`` calls of ``fn``, in seconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def interleaved(fns, repeats):
     """Best time of each function, the calls interleaved round by round so
     that a noisy machine slows all of them alike."""

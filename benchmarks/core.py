@@ -49,11 +49,9 @@ def gradient_ratio(shape, dtype, repeats, seconds):
     sizes, n = SHAPES[shape]
     obj, theta = make_problem(shape, dtype, cache_bytes=0)
     out = np.empty(obj.n_params)
-    step = [0]
 
     def call():
         # a new point each time: nothing is reused from the last call
-        step[0] += 1
         theta[0] += 1e-9
         obj.loss_and_grad(theta, out=out)
 
@@ -65,7 +63,7 @@ def gradient_ratio(shape, dtype, repeats, seconds):
     t_call, t_floor = interleaved([call, floor], rounds)
     first = make_problem(shape, dtype, cache_bytes=0)[0]
     return (t_call / t_floor, t_floor, peak_memory(call),
-            peak_memory(lambda: first.loss_and_grad(theta, out=out)), obj)
+            peak_memory(lambda: first.loss_and_grad(theta, out=out)))
 
 
 def solver_run(iterations=50):
@@ -170,7 +168,7 @@ def main():
             for shape in args.shapes:
                 sizes, n = SHAPES[shape]
                 for dtype in (np.float64, np.float32):
-                    ratio, floor, peak, first, obj = gradient_ratio(
+                    ratio, floor, peak, first = gradient_ratio(
                         shape, dtype, args.repeats, args.seconds)
                     label = f"({shape}) {'-'.join(map(str, sizes))}"
                     print(f"{label:<22}{np.dtype(dtype).name:<9}{threads:>8}"

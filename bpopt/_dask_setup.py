@@ -15,7 +15,11 @@ def connect(client, timeout):
         cluster = distributed.LocalCluster(
             n_workers=CPU_COUNT, threads_per_worker=1, processes=True,
             dashboard_address=":0")
-        client = distributed.Client(cluster)
+        try:
+            client = distributed.Client(cluster)
+        except BaseException:
+            cluster.close()
+            raise
         return client, [client, cluster]
     if isinstance(client, str):
         client = distributed.Client(client, timeout=timeout or "30s")

@@ -27,7 +27,7 @@ def load_digits_split(test_size=0.25, seed=0):
 
 
 def train(X, y, hidden=32, l2=1e-4, maxiter=300, seed=0):
-    """Fit the network by L-BFGS-B; return it, the solution and the result."""
+    """Fit the network by L-BFGS-B; return it and SciPy's result."""
     net = bpopt.MLP([X.shape[1], hidden, 10], activation="tanh")
     obj = bpopt.Objective(net, X, y, loss="softmax_cross_entropy", l2=l2)
     result = so.minimize(obj.loss_and_grad, net.init(seed), jac=True,
