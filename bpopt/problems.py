@@ -56,7 +56,8 @@ def xor(hidden=4, seed=0, l2=1e-3):
     net = MLP([2, _check_hidden(hidden), 1], activation="tanh")
     train = Objective(net, X, y, loss="sigmoid_cross_entropy", l2=l2)
     test = Objective(net, X, y, loss="sigmoid_cross_entropy")
-    return Problem(train, test, net.init(seed), "xor", _DESCRIPTIONS["xor"])
+    return Problem(train, test, net.init(seed), "xor",
+                   f"{_DESCRIPTIONS['xor']}; 4 rows")
 
 
 def digits(hidden=32, seed=0, l2=1e-4, test_size=0.25):
@@ -72,7 +73,7 @@ def digits(hidden=32, seed=0, l2=1e-4, test_size=0.25):
     net = MLP([64, _check_hidden(hidden), 10], activation="tanh")
     loss = "softmax_cross_entropy"
     return _problem("digits", net, X_train, y_train, X_test, y_test, loss, l2,
-                    seed, _DESCRIPTIONS["digits"])
+                    seed, pooled=True)
 
 
 def digits_autoencoder(hidden=16, seed=0, l2=1e-4, test_size=0.25):
@@ -83,8 +84,7 @@ def digits_autoencoder(hidden=16, seed=0, l2=1e-4, test_size=0.25):
     X_train, X_test, _, _ = _split(X, y, test_size, seed, stratify=y)
     net = MLP([64, _check_hidden(hidden), 64], activation="tanh")
     return _problem("digits_autoencoder", net, X_train, None, X_test, None,
-                    "squared_error", l2, seed,
-                    _DESCRIPTIONS["digits_autoencoder"])
+                    "squared_error", l2, seed, pooled=True)
 
 
 def breast_cancer(hidden=16, seed=0, l2=1e-4, test_size=0.25):
@@ -96,8 +96,7 @@ def breast_cancer(hidden=16, seed=0, l2=1e-4, test_size=0.25):
                                               seed, stratify=y)
     net = MLP([30, _check_hidden(hidden), 1], activation="tanh")
     return _problem("breast_cancer", net, X_train, y_train, X_test, y_test,
-                    "sigmoid_cross_entropy", l2, seed,
-                    _DESCRIPTIONS["breast_cancer"])
+                    "sigmoid_cross_entropy", l2, seed)
 
 
 def regression(hidden=16, seed=0, l2=1e-4, n_samples=500, noise=0.1,
@@ -119,21 +118,18 @@ def regression(hidden=16, seed=0, l2=1e-4, n_samples=500, noise=0.1,
     mu, sd = y_train.mean(), y_train.std()
     net = MLP([5, _check_hidden(hidden), 1], activation="tanh")
     return _problem("regression", net, X[n_test:], (y_train - mu) / sd,
-                    X[:n_test], (y_test - mu) / sd, "squared_error", l2, seed,
-                    _DESCRIPTIONS["regression"])
+                    X[:n_test], (y_test - mu) / sd, "squared_error", l2, seed)
 
 
 _DESCRIPTIONS = {
-    "xor": "exclusive or, 4 points (test rows = train rows), sigmoid "
-           "cross-entropy",
-    "digits": "8x8 digits (scikit-learn), 10 classes, 1347 train / 450 test "
-              "rows, softmax cross-entropy",
+    "xor": "exclusive or (test rows = train rows), sigmoid cross-entropy",
+    "digits": "8x8 digits (scikit-learn), 10 classes, softmax cross-entropy",
     "digits_autoencoder": "8x8 digits (scikit-learn) through a bottleneck, "
                           "64 outputs, squared error",
-    "breast_cancer": "breast cancer (scikit-learn), 30 features, 426 train / "
-                     "143 test rows, sigmoid cross-entropy",
-    "regression": "synthetic smooth function of 5 inputs, 375 train / 125 test "
-                  "rows (NumPy), squared error",
+    "breast_cancer": "breast cancer (scikit-learn), 30 features, sigmoid "
+                     "cross-entropy",
+    "regression": "synthetic smooth function of 5 inputs (NumPy), squared "
+                  "error",
 }
 
 #: Name -> function returning a :class:`Problem`.
@@ -218,13 +214,14 @@ def _standardise(X_train, X_test, pooled=False):
 
 
 def _problem(name, net, X_train, y_train, X_test, y_test, loss, l2, seed,
-             description):
-    pooled = name.startswith("digits")
+             pooled=False):
     X_train, X_test = _standardise(X_train, X_test, pooled)
     if y_train is None:  # an autoencoder: the inputs are the targets
         y_train, y_test = X_train, X_test
     train = Objective(net, X_train, y_train, loss=loss, l2=l2)
     test = Objective(net, X_test, y_test, loss=loss)
+    description = (f"{_DESCRIPTIONS[name]}; {len(X_train)} train / "
+                   f"{len(X_test)} test rows")
     return Problem(train, test, net.init(seed), name, description)
 
 
