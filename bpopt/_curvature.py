@@ -4,12 +4,11 @@ Every product runs forward and reverse passes through the same layers;
 no matrix of size ``n_params**2`` is ever formed.
 """
 
-import numbers
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from ._validation import check_finite, real_array
+from ._validation import check_finite, check_nonnegative_real, real_array
 
 
 class CurvatureMethods:
@@ -60,12 +59,7 @@ class CurvatureMethods:
         one backward pass on the kept forward pass.
         """
         theta, v = self._theta(theta), self._theta(v, "v")
-        if isinstance(damping, bool) or not isinstance(damping, numbers.Real):
-            raise TypeError(
-                f"damping must be a real number; got {type(damping).__name__}")
-        if not np.isfinite(damping) or damping < 0:
-            raise ValueError(
-                f"damping must be finite and non-negative; got {damping!r}")
+        damping = check_nonnegative_real(damping, "damping")
         self._data.count("gnvp")
         out = self._finish_product(self._data.gnvp(theta, self._inside(v),
                                                    self._buffer()), v)

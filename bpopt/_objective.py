@@ -11,6 +11,7 @@ from ._losses import get_loss
 from ._network import MLP
 from ._threads import apply_default as _limit_scipy_blas
 from ._validation import (
+    check_nonnegative_real,
     check_out,
     check_sample_weight,
     check_targets,
@@ -106,7 +107,7 @@ class Objective(CurvatureMethods):
             raise TypeError(f"net must be an MLP; got {type(net).__name__}")
         self.net = net
         self.loss_function = get_loss(loss)
-        self.l2 = _check_l2(l2)
+        self.l2 = check_nonnegative_real(l2, "l2")
         self.dtype = _check_dtype(dtype)
         self.block_size = _check_block_size(block_size, net, self.dtype)
         self.cache_bytes = _check_nonnegative_int(cache_bytes, "cache_bytes")
@@ -239,14 +240,6 @@ class Objective(CurvatureMethods):
 
     def _buffer(self):
         return np.empty(self.n_params, self.dtype)
-
-
-def _check_l2(l2):
-    if isinstance(l2, bool) or not isinstance(l2, numbers.Real):
-        raise TypeError(f"l2 must be a real number; got {type(l2).__name__}")
-    if not np.isfinite(l2) or l2 < 0:
-        raise ValueError(f"l2 must be finite and non-negative; got {l2!r}")
-    return float(l2)
 
 
 def _check_dtype(dtype):

@@ -1,5 +1,7 @@
 """Checks of user input at the public boundary, each naming its argument."""
 
+import numbers
+
 import numpy as np
 
 # rows checked for non-finite values at a time, to keep memory bounded
@@ -102,3 +104,12 @@ def check_out(out, n_params):
     if not out.flags.writeable:
         raise ValueError("out is read-only")
     return out
+
+
+def check_nonnegative_real(value, name):
+    """``value`` as a float, checked to be a finite real number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and non-negative; got {value!r}")
+    return float(value)
