@@ -68,12 +68,15 @@ class Activation:
         """``delta *= f'(z)`` in place; ``tmp`` is scratch of its shape."""
         delta *= self.df(z, a)
 
-    def derivatives(self, z, a):
-        """``(f'(z), f''(z))`` as new arrays."""
-        return tuple(
-            np.broadcast_to(np.asarray(d(z, a), dtype=a.dtype), a.shape)
-            for d in (self.df, self.d2f)
-        )
+    def derivatives_(self, z, a, d1, d2):
+        """Write ``f'(z)`` into ``d1`` and ``f''(z)`` into ``d2``.
+
+        Returns ``d2``, or None where ``f''`` is zero (piecewise-linear
+        activations), so that the caller can skip its term.
+        """
+        d1[...] = self.df(z, a)
+        d2[...] = self.d2f(z, a)
+        return d2
 
 
 def _check_two_arguments(arg, fn):
@@ -102,6 +105,9 @@ class _Identity(Activation):
     def mul_df_(self, delta, z, a, tmp):
         pass
 
+    def derivatives_(self, z, a, d1, d2):
+        d1[...] = 1.0
+
 
 class _Tanh(Activation):
     def __init__(self):
@@ -114,6 +120,14 @@ class _Tanh(Activation):
         np.multiply(a, a, out=tmp)
         np.subtract(1.0, tmp, out=tmp)
         delta *= tmp
+
+    def derivatives_(self, z, a, d1, d2):
+        # f' = 1 - a^2, f'' = -2 a f'
+        np.multiply(a, a, out=d1)
+        np.subtract(1.0, d1, out=d1)
+        np.multiply(a, -2.0, out=d2)
+        d2 *= d1
+        return d2
 
 
 class _Logistic(Activation):
@@ -129,6 +143,15 @@ class _Logistic(Activation):
         tmp *= a
         delta *= tmp
 
+    def derivatives_(self, z, a, d1, d2):
+        # f' = a (1 - a), f'' = f' (1 - 2 a)
+        np.subtract(1.0, a, out=d1)
+        d1 *= a
+        np.multiply(a, -2.0, out=d2)
+        d2 += 1.0
+        d2 *= d1
+        return d2
+
 
 class _Relu(Activation):
     def __init__(self):
@@ -143,6 +166,9 @@ class _Relu(Activation):
     def mul_df_(self, delta, z, a, tmp):
         np.greater(a, 0.0, out=tmp)
         delta *= tmp
+
+    def derivatives_(self, z, a, d1, d2):
+        np.greater(a, 0.0, out=d1)
 
 
 class _Softplus(Activation):
@@ -160,6 +186,15 @@ class _Softplus(Activation):
         np.negative(tmp, out=tmp)
         delta *= tmp
 
+    def derivatives_(self, z, a, d1, d2):
+        # f' = 1 - exp(-a), f'' = f' exp(-a)
+        np.negative(a, out=d2)
+        np.expm1(d2, out=d1)
+        np.negative(d1, out=d1)
+        np.exp(d2, out=d2)
+        d2 *= d1
+        return d2
+
 
 class _LeakyRelu(Activation):
     slope = 0.01
@@ -175,6 +210,12 @@ class _LeakyRelu(Activation):
 
     def mul_df_(self, delta, z, a, tmp):
         np.multiply(delta, self.slope, out=delta, where=a < 0.0)
+
+    def derivatives_(self, z, a, d1, d2):
+        # 1 where a >= 0, the slope below
+        np.greater_equal(a, 0.0, out=d1)
+        d1 *= 1.0 - self.slope
+        d1 += self.slope
 
 
 #: Largest array that relu compares with a zero array rather than a scalar.

@@ -108,12 +108,13 @@ def r_backward(params, vparams, acts, a, z, delta, Rdelta, Rz, Ra, out, ws,
         _matmul_into(delta, V.T, Q, True, ws)
 
         # R{delta} = f' Q + f'' R{z} P, delta = f' P
-        d1, d2 = acts[l - 2].derivatives(z[l - 1], a[l - 1])
+        d1, d2 = ws.tmp(P.shape), ws.tmp2(P.shape)
+        d2 = acts[l - 2].derivatives_(z[l - 1], a[l - 1], d1, d2)
         Q *= d1
-        tmp = ws.tmp(P.shape)
-        np.multiply(d2, Rz[l - 1], out=tmp)
-        tmp *= P
-        Q += tmp
+        if d2 is not None:
+            d2 *= Rz[l - 1]
+            d2 *= P
+            Q += d2
         P *= d1
         delta, Rdelta = P, Q
 

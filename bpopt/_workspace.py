@@ -18,6 +18,7 @@ class Workspace:
         self._delta = [np.empty(flat, dtype), np.empty(flat, dtype)]
         self._rdelta = None
         self._tmp = np.empty(flat, dtype)
+        self._tmp2 = None
         largest_W = max(i * o for i, o in zip(sizes[:-1], sizes[1:]))
         self._product = np.empty(max(largest_W, flat), dtype)
         # the block's activations, unless the caller keeps them elsewhere
@@ -47,6 +48,12 @@ class Workspace:
 
     def tmp(self, shape):
         return self._tmp[: shape[0] * shape[1]].reshape(shape)
+
+    def tmp2(self, shape):
+        """A second scratch buffer, made on first use (second-order passes)."""
+        if self._tmp2 is None:
+            self._tmp2 = np.empty_like(self._tmp)
+        return self._tmp2[: shape[0] * shape[1]].reshape(shape)
 
     def product_buffer(self, shape):
         size = int(np.prod(shape))

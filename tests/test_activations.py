@@ -38,9 +38,24 @@ def test_in_place_hooks_agree_with_the_plain_functions(name):
     act.mul_df_(delta, z, a, np.empty_like(z))
     np.testing.assert_allclose(delta, expected, rtol=1e-14)
 
-    d1, d2 = act.derivatives(z, a)
-    np.testing.assert_allclose(d1, act.df(z, a))
-    np.testing.assert_allclose(d2, act.d2f(z, a))
+    d1, d2 = np.full_like(z, np.nan), np.full_like(z, np.nan)
+    out = act.derivatives_(z, a, d1, d2)
+    np.testing.assert_allclose(d1, act.df(z, a), rtol=1e-14)
+    if out is None:    # f'' is zero: the caller skips the term
+        assert not act.d2f(z, a).any()
+    else:
+        assert out is d2
+        np.testing.assert_allclose(d2, act.d2f(z, a), rtol=1e-14, atol=1e-300)
+
+
+def test_derivatives_of_a_user_activation_go_into_the_buffers():
+    act = Activation("cube", lambda z: z**3, lambda z, a: 3 * z**2,
+                     lambda z, a: 6 * z)
+    z = Z.reshape(8, 10)
+    d1, d2 = np.empty_like(z), np.empty_like(z)
+    assert act.derivatives_(z, z**3, d1, d2) is d2
+    np.testing.assert_array_equal(d1, 3 * z**2)
+    np.testing.assert_array_equal(d2, 6 * z)
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
