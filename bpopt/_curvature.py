@@ -130,11 +130,15 @@ class CurvatureMethods:
         n_l2 = int(mask.sum()) if self.l2 else 0
         sqrt_l2 = np.sqrt(self.l2)
         if dense:
-            J = self._scaled(self._data.output_jacobian(theta))
-            rows = [J.reshape(n * k, self.n_params).astype(np.float64)]
+            # the outputs' rows, scaled in place, then one row per weight
+            J = np.empty((n * k + n_l2, self.n_params))
+            outputs = J[: n * k].reshape(n, k, self.n_params)
+            self._data.output_jacobian(theta, outputs)
+            outputs *= self._row_scale(outputs.ndim)
             if n_l2:
-                rows.append(sqrt_l2 * np.eye(self.n_params)[mask])
-            return np.vstack(rows)
+                J[n * k:] = 0.0
+                J[np.arange(n * k, n * k + n_l2), np.flatnonzero(mask)] = sqrt_l2
+            return J
 
         def matvec(v):
             v = np.ravel(v)
@@ -153,10 +157,14 @@ class CurvatureMethods:
 
     def _scaled(self, r):
         """Rows of ``r`` times ``sqrt(w_i)`` (normalised weights)."""
+        return np.asarray(r, dtype=np.float64) * self._row_scale(np.ndim(r))
+
+    def _row_scale(self, ndim):
+        """``sqrt(w_i)``, a float or shaped to scale the rows of an
+        ``ndim``-dimensional array."""
         w = self._data.row_weight
-        scale = np.sqrt(w) if isinstance(w, float) else np.sqrt(
-            w.astype(np.float64)).reshape((-1,) + (1,) * (r.ndim - 1))
-        return np.asarray(r, dtype=np.float64) * scale
+        return np.sqrt(w) if isinstance(w, float) else np.sqrt(
+            w.astype(np.float64)).reshape((-1,) + (1,) * (ndim - 1))
 
     def _l2_residuals(self, theta):
         if not self.l2:

@@ -320,13 +320,12 @@ class DataSum:
         return out
 
     @_quiet
-    def output_jacobian(self, theta):
-        """Dense ``d z_L / d theta``, shape (n, k, n_params)."""
+    def output_jacobian(self, theta, J):
+        """Dense ``d z_L / d theta`` into ``J``, shape (n, k, n_params)."""
         st = self.point(theta)
         k = self.net.sizes[-1]
         self.count(*["backward"] * k)
         layout = self.net.layout
-        J = np.zeros((self.n, k, layout.n_params), self.dtype)
         for rows, _, a, z in self.blocks(st):
             for j in range(k):
                 passes.sample_gradients(st.params, self.net.activations, a, z,
