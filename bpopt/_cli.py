@@ -226,10 +226,12 @@ def _check_writable(path, flag):
 def _check_plot_format(path):
     """Fail before running when matplotlib is missing or cannot write ``path``."""
     try:
+        import matplotlib
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError('--plot needs matplotlib: pip install "bpopt[plot]"'
                           ) from None
+    del matplotlib
     formats = Figure().canvas.get_supported_filetypes()
     suffix = os.path.splitext(path)[1].lstrip(".").lower()
     if suffix not in formats:

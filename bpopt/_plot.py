@@ -12,10 +12,12 @@ _AXES = (("time", "solver time (s)"),
 def plot_comparison(comparison, path=None):
     """A figure of two panels, one line per method and a band over seeds."""
     try:
+        import matplotlib
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise ImportError("Comparison.plot needs matplotlib: "
                           'pip install "bpopt[plot]"') from exc
+    del matplotlib
     fig = Figure(figsize=(10, 4), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
     for label in comparison.settings["methods"]:
