@@ -86,20 +86,23 @@ class Objective(CurvatureMethods):
     def __init__(self, net, X, y, loss, l2=0.0, sample_weight=None,
                  dtype=np.float64, block_size=None, cache_bytes=CACHE_BYTES):
         self._configure(net, loss, l2, dtype, block_size, cache_bytes)
-        X = check_X(X, net.sizes[0])
-        self.n_samples = X.shape[0]
+        X, self._y, targets, self._sample_weight, row_weight = self._check_data(
+            X, y, sample_weight)
         self._X = np.ascontiguousarray(X)
-        self._y = check_targets(y, self.n_samples)
-        targets = self.loss_function.check_targets(self._y, net.sizes[-1])
-        self._sample_weight = None
-        if sample_weight is not None:
-            self._sample_weight = check_sample_weight(sample_weight,
-                                                      self.n_samples)
-        row_weight = (1.0 / self.n_samples if self._sample_weight is None
-                      else self._sample_weight)
         self._data = DataSum(net, self._X, targets, self.loss_function,
                              row_weight, self.dtype, self.block_size,
                              self.cache_bytes)
+
+    def _check_data(self, X, y, sample_weight):
+        """Checked ``X``, ``y``, the loss's targets, the normalised sample
+        weights (or None) and each row's weight; sets ``n_samples``."""
+        X = check_X(X, self.net.sizes[0])
+        n = self.n_samples = X.shape[0]
+        y = check_targets(y, n)
+        targets = self.loss_function.check_targets(y, self.net.sizes[-1])
+        weights = (None if sample_weight is None
+                   else check_sample_weight(sample_weight, n))
+        return X, y, targets, weights, 1.0 / n if weights is None else weights
 
     def _configure(self, net, loss, l2, dtype, block_size, cache_bytes):
         """Check and keep the arguments that do not involve the data."""

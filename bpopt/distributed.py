@@ -23,7 +23,6 @@ from ._dask_setup import check_n_shards, check_npy_headers, check_timeout, conne
 from ._dask_shard import NpyRows, ShardError, absolute
 from ._dask_sum import Shard, ShardedSum, place
 from ._objective import CACHE_BYTES, Objective
-from ._validation import check_sample_weight, check_targets, check_X
 
 __all__ = ["DaskObjective", "ShardError"]
 
@@ -98,13 +97,7 @@ class DaskObjective(Objective):
                  n_shards=None, *, dtype=np.float64, block_size=None,
                  cache_bytes=CACHE_BYTES, timeout=None):
         self._configure(net, loss, l2, dtype, block_size, cache_bytes, timeout)
-        X = check_X(X, net.sizes[0])
-        n = self.n_samples = X.shape[0]
-        targets = self.loss_function.check_targets(check_targets(y, n),
-                                                   net.sizes[-1])
-        row_weight = 1.0 / n
-        if sample_weight is not None:
-            row_weight = check_sample_weight(sample_weight, n)
+        X, _, targets, _, row_weight = self._check_data(X, y, sample_weight)
 
         def rows(start, stop):
             w = row_weight if np.ndim(row_weight) == 0 else row_weight[start:stop]
