@@ -4,7 +4,6 @@ Every product runs forward and reverse passes through the same layers;
 no matrix of size ``n_params**2`` is ever formed.
 """
 
-
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
