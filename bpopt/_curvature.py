@@ -126,7 +126,7 @@ class CurvatureMethods:
         self._data.count("jacobian")
         n, k = self.n_samples, self.net.sizes[-1]
         mask = self.net.layout.weight_mask()
-        n_l2 = int(mask.sum()) if self.l2 else 0
+        n_l2 = self._n_residuals() - n * k
         sqrt_l2 = np.sqrt(self.l2)
         if dense:
             # the outputs' rows, scaled in place, then one row per weight
@@ -153,6 +153,12 @@ class CurvatureMethods:
 
         return LinearOperator((n * k + n_l2, self.n_params), matvec=matvec,
                               rmatvec=rmatvec, dtype=np.float64)
+
+    def _n_residuals(self):
+        """Rows of ``residuals``: one per sample and output, then one per
+        weight when ``l2 > 0``."""
+        n_l2 = int(self.net.layout.weight_mask().sum()) if self.l2 else 0
+        return self.n_samples * self.net.sizes[-1] + n_l2
 
     def _scaled(self, r):
         """Rows of ``r`` times ``sqrt(w_i)`` (normalised weights)."""

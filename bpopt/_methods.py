@@ -109,9 +109,7 @@ def _check_least_squares(name, obj):
         raise ValueError(f"method {name!r} needs an objective with loss "
                          f"'squared_error' (residuals); this one uses {loss!r}")
     if name == "lm":
-        n_res = obj.n_samples * obj.net.sizes[-1]
-        if obj.l2:
-            n_res += int(obj.net.layout.weight_mask().sum())
+        n_res = obj._n_residuals()
         if n_res < obj.n_params:
             raise ValueError(
                 f"method 'lm' needs at least as many residuals as parameters; "

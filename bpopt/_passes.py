@@ -135,7 +135,7 @@ def square_backward(params, acts, a, z, delta, w, out, ws, accumulate):
         sq = ws.tmp(delta.shape)
         np.multiply(delta, delta, out=sq)
         _divide_weights(sq, w)
-        a2 = np.square(a[l - 1])
+        a2 = np.square(a[l - 1], out=ws.input_sized(a[l - 1].shape))
         _matmul_into(a2.T, sq, sW, accumulate, ws)
         _colsum_into(sq, sb, accumulate, ws)
 

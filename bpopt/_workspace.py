@@ -18,7 +18,7 @@ class Workspace:
         self._delta = [np.empty(flat, dtype), np.empty(flat, dtype)]
         self._rdelta = None
         self._tmp = np.empty(flat, dtype)
-        self._tmp2 = None
+        self._tmp2 = self._input_sized = None
         largest_W = max(i * o for i, o in zip(sizes[:-1], sizes[1:]))
         self._product = np.empty(max(largest_W, flat), dtype)
         # the block's activations, unless the caller keeps them elsewhere
@@ -48,6 +48,13 @@ class Workspace:
 
     def tmp(self, shape):
         return self._tmp[: shape[0] * shape[1]].reshape(shape)
+
+    def input_sized(self, shape):
+        """Scratch as wide as any layer's input, made on first use."""
+        if self._input_sized is None:
+            self._input_sized = np.empty(self.rows * max(self.sizes[:-1]),
+                                         self.dtype)
+        return self._input_sized[: shape[0] * shape[1]].reshape(shape)
 
     def tmp2(self, shape):
         """A second scratch buffer, made on first use (second-order passes)."""
