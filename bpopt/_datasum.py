@@ -18,7 +18,7 @@ from collections import Counter
 import numpy as np
 
 from . import _passes as passes
-from ._workspace import Workspace
+from ._workspace import Workspace, feature_major
 
 
 def _quiet(method):
@@ -167,14 +167,11 @@ class DataSum:
         for start in range(0, self.n, self.block_rows):
             rows = slice(start, min(start + self.block_rows, self.n))
             b = rows.stop - rows.start
-            x = st.ws.x[:b] if cast else self.X[rows]
             if self.store:
-                a_all, z_all = st.stored
-                a = [x] + [arr[rows] for arr in a_all[1:]]
-                z = [None if arr is None else arr[rows] for arr in z_all]
+                a, z = self._stored_views(st.stored, start, b)
             else:
-                a = [x] + [arr[:b] for arr in st.ws.a[1:]]
-                z = [None if arr is None else arr[:b] for arr in st.ws.z]
+                a, z = st.ws.activations(b)
+            a[0] = st.ws.x[:b] if cast else self.X[rows]
             views.append((rows, self._weights(rows), a, z))
         return views
 
@@ -187,11 +184,31 @@ class DataSum:
         return sum(sizes) + sum(s for s, keep in zip(sizes, self.keep_z) if keep)
 
     def _allocate_stored(self):
+        """Flat arrays for every layer's ``a`` (and kept ``z``) on all rows."""
         sizes = self.net.sizes[1:]
-        a = [None] + [np.empty((self.n, s), self.dtype) for s in sizes]
-        z = [None] + [np.empty((self.n, s), self.dtype) if keep else None
+        a = [None] + [np.empty(self.n * s, self.dtype) for s in sizes]
+        z = [None] + [np.empty(self.n * s, self.dtype) if keep else None
                       for s, keep in zip(sizes, self.keep_z)]
         return a, z
+
+    def _stored_views(self, stored, start, b):
+        """Views of the stored arrays for ``b`` rows from ``start``; hidden
+        layers row-major, the output feature-major within its block (see
+        :mod:`bpopt._workspace`)."""
+        sizes = self.net.sizes
+        views = []
+        for flats in stored:
+            layer = [None]
+            for l in range(1, len(sizes)):
+                flat = flats[l]
+                if flat is None:
+                    layer.append(None)
+                elif l == len(sizes) - 1:
+                    layer.append(feature_major(flat, b, sizes[l], start))
+                else:
+                    layer.append(flat.reshape(self.n, sizes[l])[start:start + b])
+            views.append(layer)
+        return views
 
     # value and gradient
 
@@ -228,7 +245,7 @@ class DataSum:
             f = 0.0
             for i, (rows, w, a, z) in enumerate(self.blocks(st)):
                 # output error, then backward pass
-                delta = st.ws.delta_buffer(None, self.net.sizes[-1], len(a[0]))
+                delta = st.ws.output_error(len(a[0]))
                 f += self.loss.weighted_grad(a[-1], self.y[rows], w, delta)
                 passes.backward(st.params, self.net.activations, a, z, delta,
                                 grads, st.ws, accumulate=i > 0)
@@ -242,7 +259,7 @@ class DataSum:
         self.count("backward")
         sq = self.net.layout.unflatten(out)
         for i, (rows, w, a, z) in enumerate(self.blocks(st)):
-            delta = st.ws.delta_buffer(None, self.net.sizes[-1], len(a[0]))
+            delta = st.ws.output_error(len(a[0]))
             self.loss.weighted_grad(a[-1], self.y[rows], w, delta)
             passes.square_backward(st.params, self.net.activations, a, z, delta,
                                    w, sq, st.ws, accumulate=i > 0)
@@ -261,7 +278,7 @@ class DataSum:
             # tangent pass, curvature at the output, backward pass
             Rz, _ = passes.tangent(st.params, vparams, self.net.activations,
                                    a, z, st.ws)
-            u = st.ws.delta_buffer(None, self.net.sizes[-1], len(a[0]))
+            u = st.ws.output_error(len(a[0]))
             self.loss.weighted_hvp(a[-1], self.y[rows], w, Rz[-1], u)
             passes.backward(st.params, self.net.activations, a, z, u, Gv,
                             st.ws, accumulate=i > 0)
@@ -282,8 +299,8 @@ class DataSum:
 
             # output error and its directional derivative
             b = len(a[0])
-            delta = st.ws.delta_buffer(None, k, b)
-            Rdelta = st.ws.rdelta_buffer(None, k, b)
+            delta = st.ws.output_error(b)
+            Rdelta = st.ws.output_rerror(b)
             self.loss.weighted_grad(a[-1], self.y[rows], w, delta)
             self.loss.weighted_hvp(a[-1], self.y[rows], w, Rz[-1], Rdelta)
 
@@ -313,7 +330,7 @@ class DataSum:
         self.count("backward")
         grads = self.net.layout.unflatten(out)
         for i, (rows, _, a, z) in enumerate(self.blocks(st)):
-            delta = st.ws.delta_buffer(None, self.net.sizes[-1], len(a[0]))
+            delta = st.ws.output_error(len(a[0]))
             delta[...] = u[rows]
             passes.backward(st.params, self.net.activations, a, z, delta,
                             grads, st.ws, accumulate=i > 0)

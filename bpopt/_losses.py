@@ -148,8 +148,7 @@ class SoftmaxCrossEntropy(Loss):
 
     def weighted_grad(self, z, y, w, out):
         # exp(z - shift) into out, keeping the log-sum-exp for the value
-        labels = _label_index(z, y) if y.ndim == 1 else None
-        zy = _dot_targets(z, y, labels)
+        zy = _dot_targets(z, y)
         s, shift = _exp_shifted(z, out)
         lse = np.log(s)
         lse += shift
@@ -158,7 +157,7 @@ class SoftmaxCrossEntropy(Loss):
         w_rows = w if isinstance(w, float) else w[:, 0]
         scale = np.divide(w_rows, s, out=s)
         out *= scale[:, None]
-        _subtract_targets(out, y, labels, w_rows)
+        _subtract_targets(out, y, w_rows)
         return _weighted_sum(lse - zy, w)
 
     def weighted_hvp(self, z, y, w, u, out):
@@ -269,28 +268,54 @@ def _softmax(z):
     return p
 
 
-def _label_index(p, y):
-    """Flat indices of ``p[i, y_i]`` in a C-contiguous block."""
-    return np.arange(0, p.size, p.shape[1]) + y
+def _label_entries(p, y):
+    """A flat view of ``p`` and the indices of ``p[i, y_i]`` in it.
+
+    Blocks are C- or feature-major contiguous (see
+    :mod:`bpopt._workspace`); the flat view follows memory order. Other
+    layouts get None, and the callers index in two dimensions.
+    """
+    rows, k = p.shape
+    if p.flags.c_contiguous:
+        return p.reshape(-1), _starts(rows, k) + y
+    if p.flags.f_contiguous:
+        index = y * rows
+        index += _starts(rows, 1)
+        return p.T.reshape(-1), index
+    return None, None
 
 
-def _dot_targets(z, y, labels=None):
+@functools.lru_cache(maxsize=16)
+def _starts(rows, step):
+    starts = np.arange(0, rows * step, step)
+    starts.flags.writeable = False
+    return starts
+
+
+def _dot_targets(z, y):
     """``z[i, y_i]`` for labels, ``y_i . z_i`` for probability rows."""
-    if y.ndim == 1:
-        return z.reshape(-1)[_label_index(z, y) if labels is None else labels]
-    return np.einsum("ij,ij->i", z, y)
+    if y.ndim == 2:
+        return np.einsum("ij,ij->i", z, y)
+    flat, index = _label_entries(z, y)
+    if flat is None:
+        return z[np.arange(len(y)), y]
+    return flat[index]
 
 
-def _subtract_targets(p, y, labels=None, w=1.0):
+def _subtract_targets(p, y, w=1.0):
     """``p -= w * y`` with ``y`` labels (one-hot rows) or probability rows;
     ``w`` is a float or one weight per row, shape (b,)."""
-    if y.ndim == 1:
-        flat = p.reshape(-1)
-        flat[_label_index(p, y) if labels is None else labels] -= w
-    elif isinstance(w, float):
-        p -= y if w == 1.0 else w * y
+    if y.ndim == 2:
+        if isinstance(w, float):
+            p -= y if w == 1.0 else w * y
+        else:
+            p -= y * w[:, None]
+        return
+    flat, index = _label_entries(p, y)
+    if flat is None:
+        p[np.arange(len(y)), y] -= w
     else:
-        p -= y * w[:, None]
+        flat[index] -= w
 
 
 def _labels(y, n_outputs):

@@ -75,7 +75,7 @@ def tangent(params, vparams, acts, a, z, ws):
         # R{a_l} = f'(z_l) * R{z_l}
         if l < L:
             Ra[l][...] = Rz[l]
-            acts[l - 1].mul_df_(Ra[l], z[l], a[l], ws.tmp(Ra[l].shape))
+            acts[l - 1].mul_df_(Ra[l], z[l], a[l], ws.tmp(Ra[l]))
     return Rz, Ra
 
 
@@ -108,7 +108,7 @@ def r_backward(params, vparams, acts, a, z, delta, Rdelta, Rz, Ra, out, ws,
         _matmul_into(delta, V.T, Q, True, ws)
 
         # R{delta} = f' Q + f'' R{z} P, delta = f' P
-        d1, d2 = ws.tmp(P.shape), ws.tmp2(P.shape)
+        d1, d2 = ws.tmp(P), ws.tmp2(P)
         d2 = acts[l - 2].derivatives_(z[l - 1], a[l - 1], d1, d2)
         Q *= d1
         if d2 is not None:
@@ -132,10 +132,10 @@ def square_backward(params, acts, a, z, delta, w, out, ws, accumulate):
         sW, sb = out[l - 1]
 
         # (a^2)^T (delta^2 / w)
-        sq = ws.tmp(delta.shape)
+        sq = ws.tmp(delta)
         np.multiply(delta, delta, out=sq)
         _divide_weights(sq, w)
-        a2 = np.square(a[l - 1], out=ws.input_sized(a[l - 1].shape))
+        a2 = np.square(a[l - 1], out=ws.input_sized(a[l - 1]))
         _matmul_into(a2.T, sq, sW, accumulate, ws)
         _colsum_into(sq, sb, accumulate, ws)
 
@@ -147,7 +147,7 @@ def _error_below(delta, W, act, z, a, ws):
     """``f'(z) * (delta W^T)`` for the layer below, in the other delta buffer."""
     below = ws.delta_buffer(delta, W.shape[0])
     np.matmul(delta, W.T, out=below)
-    act.mul_df_(below, z, a, ws.tmp(below.shape))
+    act.mul_df_(below, z, a, ws.tmp(below))
     return below
 
 
@@ -177,7 +177,7 @@ def sample_gradients(params, acts, a, z, j, slices, out, ws):
     """Per-sample gradients of output ``j``: row ``i`` of ``out`` (b, n_params)
     gets ``d z_L[i, j] / d theta``."""
     b = a[0].shape[0]
-    delta = ws.delta_buffer(None, params[-1][0].shape[1], b)
+    delta = ws.output_error(b)
     delta[...] = 0.0
     delta[:, j] = 1.0
     for l in range(len(params), 0, -1):
