@@ -291,7 +291,6 @@ class DataSum:
         self.count("tangent", "backward")
         vparams = self.net.layout.unflatten(v)
         Hv = self.net.layout.unflatten(out)
-        k = self.net.sizes[-1]
         for i, (rows, w, a, z) in enumerate(self.blocks(st)):
             # tangent pass
             Rz, Ra = passes.tangent(st.params, vparams, self.net.activations,
