@@ -146,7 +146,8 @@ class DataSum:
             if cast:
                 a[0][...] = self.X[rows]
             if fresh:
-                passes.forward(st.params, self.net.activations, a, z)
+                passes.forward(st.params, self.net.activations, a, z,
+                               st.ws.ones(len(a[0])))
             yield rows, w, a, z
         if fresh and self.store:
             st.acts_ok = True

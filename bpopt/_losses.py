@@ -147,18 +147,24 @@ class SoftmaxCrossEntropy(Loss):
         return p * (u - pu)
 
     def weighted_grad(self, z, y, w, out):
-        # exp(z - shift) into out, keeping the log-sum-exp for the value
-        zy = _dot_targets(z, y)
+        index = _label_index(z, y) if y.ndim == 1 else None
+        zy = _dot_targets(z, y, index)
+
+        # value: sum_i w_i (log s_i + shift - z[i, y_i]), s_i = sum_j exp(z_ij - shift)
         s, shift = _exp_shifted(z, out)
         lse = np.log(s)
-        lse += shift
+        lse -= zy
+        if isinstance(shift, np.ndarray):
+            lse += shift
+            shift = 0.0
+        f = _weighted_sum(lse, w) + float(shift) * _weight_total(w, len(s))
 
         # w * (softmax - y): the normalisation and the weight in one pass
         w_rows = w if isinstance(w, float) else w[:, 0]
         scale = np.divide(w_rows, s, out=s)
         out *= scale[:, None]
-        _subtract_targets(out, y, w_rows)
-        return _weighted_sum(lse - zy, w)
+        _subtract_targets(out, y, w_rows, index if out.strides == z.strides else None)
+        return f
 
     def weighted_hvp(self, z, y, w, u, out):
         s, _ = _exp_shifted(z, out)
@@ -216,6 +222,10 @@ def _weighted_sum(values, w):
     return float(np.dot(w[:, 0].astype(np.float64), values))
 
 
+def _weight_total(w, rows):
+    return w * rows if isinstance(w, float) else float(w.sum(dtype=np.float64))
+
+
 @functools.cache
 def _smallest_sum(dtype):
     # below the square root of the smallest normal float, a row sum of
@@ -223,17 +233,28 @@ def _smallest_sum(dtype):
     return np.sqrt(np.finfo(dtype).tiny)
 
 
+@functools.cache
+def _largest_unshifted(dtype):
+    # below this, exp(z) and its row sums are far from overflow
+    return float(np.log(np.finfo(dtype).max)) / 2
+
+
 def _exp_shifted(z, out):
     """``exp(z - shift)`` into ``out``; return its row sums and ``shift``.
 
-    ``shift`` is the block's largest entry, a scalar, unless some row lies
-    so far below it that its exponentials would lose precision (row sum
-    under the square root of the smallest normal float); then each row's
-    own largest entry, shape (b,). No ``exp`` overflows either way.
+    ``shift`` is 0 when the block's largest entry is moderate, else that
+    entry; either way no ``exp`` overflows. If some row lies so far below
+    it that its exponentials would lose precision (row sum under the
+    square root of the smallest normal float), ``shift`` is instead each
+    row's own largest entry, shape (b,).
     """
     shift = z.max()
-    np.subtract(z, shift, out=out)
-    np.exp(out, out=out)
+    if shift <= _largest_unshifted(z.dtype):
+        shift = 0.0
+        np.exp(z, out=out)
+    else:
+        np.subtract(z, shift, out=out)
+        np.exp(out, out=out)
     s = _row_sums(out)
     if s.min() >= _smallest_sum(z.dtype):
         return s, shift
@@ -268,21 +289,26 @@ def _softmax(z):
     return p
 
 
-def _label_entries(p, y):
-    """A flat view of ``p`` and the indices of ``p[i, y_i]`` in it.
+def _label_index(p, y):
+    """Indices of ``p[i, y_i]`` in :func:`_flat` of ``p``, or None.
 
     Blocks are C- or feature-major contiguous (see
-    :mod:`bpopt._workspace`); the flat view follows memory order. Other
-    layouts get None, and the callers index in two dimensions.
+    :mod:`bpopt._workspace`); other layouts get None, and the callers index
+    in two dimensions.
     """
     rows, k = p.shape
     if p.flags.c_contiguous:
-        return p.reshape(-1), _starts(rows, k) + y
+        return _starts(rows, k) + y
     if p.flags.f_contiguous:
         index = y * rows
         index += _starts(rows, 1)
-        return p.T.reshape(-1), index
-    return None, None
+        return index
+    return None
+
+
+def _flat(p):
+    """A contiguous block as a 1-D view in memory order."""
+    return p.reshape(-1) if p.flags.c_contiguous else p.T.reshape(-1)
 
 
 @functools.lru_cache(maxsize=16)
@@ -292,30 +318,34 @@ def _starts(rows, step):
     return starts
 
 
-def _dot_targets(z, y):
-    """``z[i, y_i]`` for labels, ``y_i . z_i`` for probability rows."""
+def _dot_targets(z, y, index=None):
+    """``z[i, y_i]`` for labels, ``y_i . z_i`` for probability rows;
+    ``index`` is :func:`_label_index` of ``z`` where known."""
     if y.ndim == 2:
         return np.einsum("ij,ij->i", z, y)
-    flat, index = _label_entries(z, y)
-    if flat is None:
+    if index is None:
+        index = _label_index(z, y)
+    if index is None:
         return z[np.arange(len(y)), y]
-    return flat[index]
+    return _flat(z)[index]
 
 
-def _subtract_targets(p, y, w=1.0):
+def _subtract_targets(p, y, w=1.0, index=None):
     """``p -= w * y`` with ``y`` labels (one-hot rows) or probability rows;
-    ``w`` is a float or one weight per row, shape (b,)."""
+    ``w`` is a float or one weight per row, shape (b,); ``index`` is
+    :func:`_label_index` of ``p`` where known."""
     if y.ndim == 2:
         if isinstance(w, float):
             p -= y if w == 1.0 else w * y
         else:
             p -= y * w[:, None]
         return
-    flat, index = _label_entries(p, y)
-    if flat is None:
+    if index is None:
+        index = _label_index(p, y)
+    if index is None:
         p[np.arange(len(y)), y] -= w
     else:
-        flat[index] -= w
+        _flat(p)[index] -= w
 
 
 def _labels(y, n_outputs):

@@ -162,7 +162,8 @@ class MLP:
         for l, act in enumerate(self.activations, start=1):
             if not act.from_output:
                 z[l] = np.empty((n, self.sizes[l]))
-        passes.forward(self.layout.unflatten(theta), self.activations, a, z)
+        passes.forward(self.layout.unflatten(theta), self.activations, a, z,
+                       np.ones(n))
         return a[-1]
 
 

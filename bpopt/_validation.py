@@ -81,6 +81,15 @@ def check_sample_weight(sample_weight, n):
 
 def check_vector(value, name, n_params):
     """A finite float64 vector of ``n_params`` entries (no copy if it is one)."""
+    if not (type(value) is np.ndarray and value.dtype == np.float64
+            and value.shape == (n_params,)):
+        value = _as_vector(value, name, n_params)
+    if not np.isfinite(value).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return value
+
+
+def _as_vector(value, name, n_params):
     v = real_array(value, name)
     if v.ndim != 1:
         raise ValueError(
@@ -89,9 +98,7 @@ def check_vector(value, name, n_params):
         raise ValueError(
             f"{name} has {v.shape[0]} entries; this network has {n_params} "
             "parameters")
-    v = np.asarray(v, dtype=np.float64)
-    check_finite(v, name)
-    return v
+    return np.asarray(v, dtype=np.float64)
 
 
 def check_out(out, n_params):

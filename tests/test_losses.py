@@ -68,6 +68,57 @@ def test_fused_weighted_operations_agree_with_per_sample_ones(name, weights, rng
     np.testing.assert_allclose(loss.weighted_value(z, y, w), f, rtol=1e-14)
 
 
+def _layout(arr, layout):
+    """``arr`` copied into a block of the named memory layout."""
+    if layout == "C":
+        return np.ascontiguousarray(arr)
+    if layout == "F":
+        return np.asfortranarray(arr)
+    strided = np.zeros((arr.shape[0], 2 * arr.shape[1]))[:, ::2]
+    strided[...] = arr
+    return strided
+
+
+@pytest.mark.parametrize("layouts", ["CC", "FF", "CF", "FC", "SS", "FS"])
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_weighted_operations_for_every_memory_layout(name, layouts, rng):
+    # the passes hand the output layer over feature-major (F); any layout
+    # of z and out must give the same numbers
+    loss = LOSSES[name]
+    z, y = _data(name, rng)
+    w = rng.uniform(size=(len(z), 1))
+    u = rng.normal(size=z.shape)
+    zl = _layout(z, layouts[0])
+    out = _layout(np.full_like(z, np.nan), layouts[1])
+    f = loss.weighted_grad(zl, y, w, out)
+    np.testing.assert_allclose(f, np.sum(w[:, 0] * loss.value(z, y)), rtol=1e-14)
+    np.testing.assert_allclose(out, w * loss.grad(z, y), rtol=1e-14)
+    loss.weighted_hvp(zl, y, w, _layout(u, layouts[0]), out)
+    np.testing.assert_allclose(out, w * loss.hvp(z, y, u), rtol=1e-14, atol=1e-16)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("top", [-50.0, 0.0, 40.0, 300.0, 400.0, 1e4])
+def test_softmax_with_and_without_a_shift(dtype, top):
+    # logits up to half the log of the largest float go to exp unshifted;
+    # above it the block's maximum is subtracted first: both agree with
+    # the float64 reference of each row shifted by its own maximum
+    loss = LOSSES["softmax_cross_entropy"]
+    rng = np.random.default_rng(3)
+    z64 = top + rng.normal(size=(6, 4))
+    y = rng.integers(0, 4, size=6)
+    z = z64.astype(dtype)
+    out = np.empty_like(z)
+    with np.errstate(all="raise", under="ignore"):
+        f = loss.weighted_grad(z, y, 0.5, out)
+    r = z.astype(np.float64) - z.astype(np.float64).max(axis=1, keepdims=True)
+    p = np.exp(r) / np.exp(r).sum(axis=1, keepdims=True)
+    expected = -0.5 * np.log(p[np.arange(6), y]).sum()
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(f, expected, rtol=tol, atol=tol * abs(top))
+    np.testing.assert_allclose(out, 0.5 * (p - np.eye(4)[y]), rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_stable_for_huge_logits(name):
     loss = LOSSES[name]
