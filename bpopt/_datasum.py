@@ -146,8 +146,7 @@ class DataSum:
             if cast:
                 a[0][...] = self.X[rows]
             if fresh:
-                passes.forward(st.params, self.net.activations, a, z,
-                               st.ws.ones(len(a[0])))
+                passes.forward(st.params, self.net.activations, a, z)
             yield rows, w, a, z
         if fresh and self.store:
             st.acts_ok = True

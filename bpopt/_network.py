@@ -162,8 +162,7 @@ class MLP:
         for l, act in enumerate(self.activations, start=1):
             if not act.from_output:
                 z[l] = np.empty((n, self.sizes[l]))
-        passes.forward(self.layout.unflatten(theta), self.activations, a, z,
-                       np.ones(n))
+        passes.forward(self.layout.unflatten(theta), self.activations, a, z)
         return a[-1]
 
 
