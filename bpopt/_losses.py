@@ -345,7 +345,8 @@ def _subtract_targets(p, y, w=1.0, index=None):
     if index is None:
         p[np.arange(len(y)), y] -= w
     else:
-        _flat(p)[index] -= w
+        # unbuffered, and in the block's dtype: faster than fancy -=
+        np.subtract.at(_flat(p), index, p.dtype.type(w) if isinstance(w, float) else w)
 
 
 def _labels(y, n_outputs):
