@@ -26,6 +26,11 @@ class Loss(abc.ABC):
     -----
     :meth:`hvp` must be the product with a positive semidefinite matrix
     for the Gauss-Newton product to stay positive semidefinite.
+
+    The objective hands over blocks of outputs laid out column by column
+    (Fortran order), which makes row-wise steps such as a softmax faster;
+    NumPy operations do not depend on the layout, code that reads raw
+    memory does.
     """
 
     name = "loss"
