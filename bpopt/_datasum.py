@@ -18,7 +18,7 @@ from collections import Counter
 import numpy as np
 
 from . import _passes as passes
-from ._workspace import Workspace, feature_major
+from ._workspace import Workspace, layer_views
 
 
 def _quiet(method):
@@ -169,7 +169,8 @@ class DataSum:
             rows = slice(start, min(start + self.block_rows, self.n))
             b = rows.stop - rows.start
             if self.store:
-                a, z = self._stored_views(st.stored, start, b)
+                a, z = (layer_views(flats, self.net.sizes, b, start)
+                        for flats in st.stored)
             else:
                 a, z = st.ws.activations(b)
             a[0] = st.ws.x[:b] if cast else self.X[rows]
@@ -191,25 +192,6 @@ class DataSum:
         z = [None] + [np.empty(self.n * s, self.dtype) if keep else None
                       for s, keep in zip(sizes, self.keep_z)]
         return a, z
-
-    def _stored_views(self, stored, start, b):
-        """Views of the stored arrays for ``b`` rows from ``start``; hidden
-        layers row-major, the output feature-major within its block (see
-        :mod:`bpopt._workspace`)."""
-        sizes = self.net.sizes
-        views = []
-        for flats in stored:
-            layer = [None]
-            for l in range(1, len(sizes)):
-                flat = flats[l]
-                if flat is None:
-                    layer.append(None)
-                elif l == len(sizes) - 1:
-                    layer.append(feature_major(flat, b, sizes[l], start))
-                else:
-                    layer.append(flat.reshape(self.n, sizes[l])[start:start + b])
-            views.append(layer)
-        return views
 
     # value and gradient
 

@@ -18,6 +18,24 @@ def feature_major(flat, rows, width, start=0):
     return flat[start * width:(start + rows) * width].reshape(width, rows).T
 
 
+def layer_views(flats, sizes, rows, start=0):
+    """Per-layer ``(rows, width)`` views of flat arrays, beginning ``start``
+    rows in: row-major for hidden layers, feature-major for the output.
+    ``flats`` is indexed by layer; entry 0 and missing arrays give None."""
+    last = len(sizes) - 1
+    views = [None]
+    for l in range(1, len(flats)):
+        flat, width = flats[l], sizes[l]
+        if flat is None:
+            views.append(None)
+        elif l == last:
+            views.append(feature_major(flat, rows, width, start))
+        else:
+            views.append(flat[start * width:(start + rows) * width]
+                         .reshape(rows, width))
+    return views
+
+
 def like(flat, arr):
     """A view of ``flat`` with the shape and the memory order of ``arr``."""
     b, width = arr.shape
@@ -58,20 +76,8 @@ class Workspace:
     def activations(self, b):
         """Lists ``a`` and ``z`` of views for a block of ``b`` rows, indexed
         by layer (``a[0]`` and the ``z`` of unkept layers are None)."""
-        return self._layer_views(self._a, b), self._layer_views(self._z, b)
-
-    def _layer_views(self, flats, b):
-        views = [None]
-        last = len(self.sizes) - 1
-        for l in range(1, last + 1):
-            flat, width = flats[l], self.sizes[l]
-            if flat is None:
-                views.append(None)
-            elif l == last:
-                views.append(feature_major(flat, b, width))
-            else:
-                views.append(flat[: b * width].reshape(b, width))
-        return views
+        return (layer_views(self._a, self.sizes, b),
+                layer_views(self._z, self.sizes, b))
 
     def output_error(self, rows):
         """A ``(rows, k)`` feature-major view for the output error."""
@@ -128,9 +134,10 @@ class Workspace:
             self._tangent = ([None] + [np.empty(self.rows * s, self.dtype)
                                        for s in self.sizes[1:]],
                              [None] + [np.empty(self.rows * s, self.dtype)
-                                       for s in self.sizes[1:-1]] + [None])
+                                       for s in self.sizes[1:-1]])
         Rz, Ra = self._tangent
-        return self._layer_views(Rz, rows), self._layer_views(Ra, rows)[:-1]
+        return (layer_views(Rz, self.sizes, rows),
+                layer_views(Ra, self.sizes, rows))
 
     @staticmethod
     def _other(pair, current, width):
