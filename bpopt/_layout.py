@@ -35,6 +35,15 @@ class Layout:
             for (w, b), shape in zip(self.slices, self.shapes)
         ]
 
+    def stacked(self, theta, layer=0):
+        """The ``[W; b]`` view of one layer, shape ``(fan_in + 1, fan_out)``.
+
+        ``b`` follows ``W`` in ``theta``, so that the pair is one matrix:
+        ``[a 1] @ [W; b] = a @ W + b`` in a single product.
+        """
+        (w, b), (fan_in, fan_out) = self.slices[layer], self.shapes[layer]
+        return theta[w.start:b.stop].reshape(fan_in + 1, fan_out)
+
     def flatten(self, params, dtype=np.float64):
         """A new flat vector from per-layer ``(W, b)`` pairs."""
         theta = np.empty(self.n_params, dtype=dtype)

@@ -48,8 +48,9 @@ class Objective(CurvatureMethods):
     net : MLP
     X : array_like, shape (n, sizes[0])
         Inputs, real, finite. Kept without a copy when it is a
-        C-contiguous array; cast block by block when its dtype differs
-        from ``dtype``.
+        C-contiguous array (and copied once more within ``cache_bytes``,
+        see below); cast block by block when its dtype differs from
+        ``dtype`` and that copy is not kept.
     y : array_like
         Targets: integer labels ``(n,)`` or probability rows ``(n, k)``
         for ``softmax_cross_entropy``; ``(n, k)`` (or ``(n,)`` when
@@ -70,12 +71,16 @@ class Objective(CurvatureMethods):
         ``MIN_BLOCK_ROWS`` (1024) and twice the widest layer, the latter
         while the work arrays stay within ``WIDE_BLOCK_BYTES`` (256 MiB).
     cache_bytes : int, optional
-        Forward activations of the last point are kept for the next call
-        at the same point when they take at most this many bytes
-        (default ``CACHE_BYTES``, 256 MiB; 0 keeps none). Beyond it, a
-        call's extra memory is one block's work arrays plus the gradient,
-        whatever the number of rows, and ``loss`` computes the gradient
-        along with the value so that ``grad`` at the same point is free.
+        Most memory kept between calls (default ``CACHE_BYTES``, 256 MiB;
+        0 keeps nothing). First the forward activations of the last point,
+        for the next call at the same point; without them, a call's extra
+        memory is one block's work arrays plus the gradient, whatever the
+        number of rows, and ``loss`` computes the gradient along with the
+        value so that ``grad`` at the same point is free. Then, in what is
+        left, a copy of ``X`` in ``dtype`` with a column of ones appended
+        (rows padded to 64 bytes), made at the first call: the first
+        layer's bias then rides in its matrix product, which saves a pass
+        over every block, and ``X`` is cast once rather than at every call.
 
     Notes
     -----

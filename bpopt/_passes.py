@@ -18,19 +18,27 @@ z : list of ndarray or None
     Pre-activations of hidden layers whose activation needs them.
 ws : Workspace
     Scratch buffers of the block's size.
+x1 : ndarray or None
+    ``[a[0] 1]``, the input block with a column of ones appended, where the
+    caller keeps one; the first layer's bias then rides in its product,
+    ``[a0 1] [W_1; b_1] = a0 W_1 + b_1``, and saves a pass over ``z_1``.
 """
 
 import numpy as np
 
 
-def forward(params, acts, a, z):
-    """Fill ``a[1:]`` (and ``z`` where kept) from ``a[0]``."""
+def forward(params, acts, a, z, x1=None, Wb1=None):
+    """Fill ``a[1:]`` (and ``z`` where kept) from ``a[0]``; with ``x1``,
+    ``Wb1`` is the first layer's ``[W; b]``."""
     L = len(params)
     for l in range(1, L + 1):
         W, b = params[l - 1]
         zl = a[l] if l == L or z[l] is None else z[l]
-        np.matmul(a[l - 1], W, out=zl)
-        zl += b
+        if l == 1 and x1 is not None:
+            np.matmul(x1, Wb1, out=zl)
+        else:
+            np.matmul(a[l - 1], W, out=zl)
+            zl += b
         if l < L:
             acts[l - 1].apply_(zl, a[l])
 
@@ -54,11 +62,12 @@ def backward(params, acts, a, z, delta, grads, ws, accumulate):
             delta = _error_below(delta, W, acts[l - 2], z[l - 1], a[l - 1], ws)
 
 
-def tangent(params, vparams, acts, a, z, ws):
+def tangent(params, vparams, acts, a, z, ws, x1=None, Vc1=None):
     """Directional derivatives ``R{z_l}`` and ``R{a_l}`` along ``vparams``.
 
     Returns lists ``Rz`` and ``Ra`` indexed like ``a`` (entry 0 unused);
-    ``Rz[L]`` is the tangent ``J v`` of the outputs.
+    ``Rz[L]`` is the tangent ``J v`` of the outputs. With ``x1``, ``Vc1``
+    is the first layer's ``[V; c]``.
     """
     L = len(params)
     Rz, Ra = ws.tangent_buffers(a[0].shape[0])
@@ -67,10 +76,13 @@ def tangent(params, vparams, acts, a, z, ws):
         V, c = vparams[l - 1]
 
         # R{z_l} = a_{l-1} V_l + R{a_{l-1}} W_l + c_l
-        np.matmul(a[l - 1], V, out=Rz[l])
+        if l == 1 and x1 is not None:
+            np.matmul(x1, Vc1, out=Rz[l])
+        else:
+            np.matmul(a[l - 1], V, out=Rz[l])
+            Rz[l] += c
         if l > 1:
             _matmul_into(Ra[l - 1], W, Rz[l], True, ws)
-        Rz[l] += c
 
         # R{a_l} = f'(z_l) * R{z_l}
         if l < L:

@@ -144,6 +144,80 @@ def test_float32_inputs_are_cast_block_by_block():
                                ref.loss_and_grad(theta)[1], rtol=1e-13)
 
 
+def _input_bytes(n, n_features, itemsize):
+    # the kept inputs: n_features + 1 columns padded to 64-byte lines
+    per_line = 64 // itemsize
+    return n * -(-(n_features + 1) // per_line) * per_line * itemsize
+
+
+@pytest.mark.parametrize("x_dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kept", ["inputs", "inputs and activations"])
+def test_kept_inputs_give_the_results_of_the_plain_passes(kept, dtype, x_dtype):
+    # with a copy of X and a column of ones, the first layer's bias rides in
+    # its matrix product; every method must give what the passes give on X
+    sizes, n = [5, 9, 6, 3], 40   # activations larger than the inputs
+    itemsize = np.dtype(dtype).itemsize
+    cache = _input_bytes(n, sizes[0], itemsize)
+    if kept == "inputs and activations":
+        cache += n * sum(sizes[1:]) * itemsize
+    base = make_objective(sizes, "softplus", "softmax_cross_entropy", n=n)
+    X = base._X.astype(x_dtype)
+
+    def objective(cache_bytes):
+        return bpopt.Objective(base.net, X, base._y, "softmax_cross_entropy",
+                               dtype=dtype, block_size=16,
+                               cache_bytes=cache_bytes)
+
+    plain, obj = objective(0), objective(cache)
+    assert not plain._data.keep_input and obj._data.keep_input
+    assert obj._data.store == (kept == "inputs and activations")
+    rng = np.random.default_rng(1)
+    theta, v = _point(base, 1), rng.normal(size=base.n_params)
+    u = rng.normal(size=(n, sizes[-1]))
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    f, g = obj.loss_and_grad(theta)
+    f0, g0 = plain.loss_and_grad(theta)
+    np.testing.assert_allclose(f, f0, rtol=rtol)
+    assert _relative_error(g, g0) < rtol
+    for name, arg in [("hessp", v), ("gnvp", v), ("jvp", v), ("vjp", u)]:
+        got, want = getattr(obj, name)(theta, arg), getattr(plain, name)(theta, arg)
+        assert _relative_error(got, want) < rtol, name
+    assert _relative_error(obj.squared_grads(theta),
+                           plain.squared_grads(theta)) < rtol
+    # the copy is made once, in the compute dtype, and X is left alone
+    inputs = obj._data._inputs
+    assert inputs.dtype == dtype and inputs.shape == (n, sizes[0] + 1)
+    np.testing.assert_array_equal(inputs[:, -1], 1.0)
+    np.testing.assert_array_equal(inputs[:, :-1], X.astype(dtype))
+    assert obj._X is X or x_dtype != np.float64
+
+
+def test_kept_inputs_share_the_cache_with_the_activations():
+    # activations come first; the inputs are kept only in what is left
+    sizes, n = [5, 7, 3], 40
+    activations = n * sum(sizes[1:]) * 8
+    inputs = _input_bytes(n, sizes[0], 8)
+    for cache, store, keep in [(activations + inputs, True, True),
+                               (activations + inputs - 1, True, False),
+                               (activations - 1, False, True),
+                               (inputs - 1, False, False)]:
+        data = make_objective(sizes, n=n, cache_bytes=cache)._data
+        assert (data.store, data.keep_input) == (store, keep), cache
+
+
+def test_pickled_objective_remakes_its_kept_inputs():
+    obj = make_objective([4, 5, 2], n=20)
+    theta = _point(obj, 0)
+    f, g = obj.loss_and_grad(theta)
+    assert obj._data._inputs is not None
+    clone = pickle.loads(pickle.dumps(obj))
+    assert clone._data._inputs is None
+    f1, g1 = clone.loss_and_grad(theta)
+    assert f1 == f
+    np.testing.assert_array_equal(g1, g)
+
+
 # caching and counters
 
 
