@@ -36,19 +36,18 @@ def layer_views(flats, sizes, rows, start=0):
     return views
 
 
-def like(flat, arr):
-    """A view of ``flat`` with the shape and the memory order of ``arr``."""
-    b, width = arr.shape
-    if arr.flags.f_contiguous and not arr.flags.c_contiguous:
-        return feature_major(flat, b, width)
-    return flat[: b * width].reshape(b, width)
+def is_feature_major(arr):
+    """Whether ``arr`` is laid out column by column (and not also by rows)."""
+    return arr.flags.f_contiguous and not arr.flags.c_contiguous
 
 
 class Workspace:
     """Buffers sized for ``rows`` rows of a network of layer ``sizes``.
 
     Every buffer is allocated once, flat, and handed out as reshaped
-    views, so that a pass allocates nothing per block.
+    views, so that a pass allocates nothing per block. The views are made
+    once and looked up afterwards: on small blocks, making them anew took
+    a few microseconds of every call.
     """
 
     def __init__(self, sizes, rows, dtype, keep_z, cast_input=False,
@@ -72,6 +71,7 @@ class Workspace:
         self.x = np.empty((rows, sizes[0]), dtype) if cast_input else None
         self._tangent = None
         self._ones = np.ones(rows, dtype)
+        self._views = {}
 
     def activations(self, b):
         """Lists ``a`` and ``z`` of views for a block of ``b`` rows, indexed
@@ -79,14 +79,25 @@ class Workspace:
         return (layer_views(self._a, self.sizes, b),
                 layer_views(self._z, self.sizes, b))
 
+    def _view(self, flat, rows, width, by_columns):
+        """The ``(rows, width)`` view at the start of ``flat``, laid out
+        column by column or by rows."""
+        key = (id(flat), rows, width, by_columns)
+        view = self._views.get(key)
+        if view is None:
+            view = (feature_major(flat, rows, width) if by_columns
+                    else flat[: rows * width].reshape(rows, width))
+            self._views[key] = view
+        return view
+
     def output_error(self, rows):
         """A ``(rows, k)`` feature-major view for the output error."""
-        return feature_major(self._delta[0], rows, self.sizes[-1])
+        return self._view(self._delta[0], rows, self.sizes[-1], True)
 
     def output_rerror(self, rows):
         """As :meth:`output_error`, for its directional derivative."""
         self._make_rdelta()
-        return feature_major(self._rdelta[0], rows, self.sizes[-1])
+        return self._view(self._rdelta[0], rows, self.sizes[-1], True)
 
     def delta_buffer(self, current, width):
         """A ``(b, width)`` view of the delta buffer not holding ``current``,
@@ -101,16 +112,21 @@ class Workspace:
         if self._rdelta is None:
             self._rdelta = [np.empty_like(self._tmp), np.empty_like(self._tmp)]
 
+    def _like(self, flat, arr):
+        """A view of ``flat`` with the shape and the memory order of ``arr``."""
+        b, width = arr.shape
+        return self._view(flat, b, width, is_feature_major(arr))
+
     def tmp(self, arr):
         """Scratch of the shape and memory order of ``arr``."""
-        return like(self._tmp, arr)
+        return self._like(self._tmp, arr)
 
     def tmp2(self, arr):
         """A second scratch like :meth:`tmp`, made on first use
         (second-order passes)."""
         if self._tmp2 is None:
             self._tmp2 = np.empty_like(self._tmp)
-        return like(self._tmp2, arr)
+        return self._like(self._tmp2, arr)
 
     def input_sized(self, arr):
         """Scratch like ``arr``, as wide as any layer's input, made on first
@@ -118,7 +134,7 @@ class Workspace:
         if self._input_sized is None:
             self._input_sized = np.empty(self.rows * max(self.sizes[:-1]),
                                          self.dtype)
-        return like(self._input_sized, arr)
+        return self._like(self._input_sized, arr)
 
     def product_buffer(self, shape):
         size = shape[0] * shape[1] if len(shape) == 2 else shape[0]
@@ -139,8 +155,10 @@ class Workspace:
         return (layer_views(Rz, self.sizes, rows),
                 layer_views(Ra, self.sizes, rows))
 
-    @staticmethod
-    def _other(pair, current, width):
-        rows = current.shape[0]
-        buf = pair[1] if np.may_share_memory(current, pair[0]) else pair[0]
-        return buf[: rows * width].reshape(rows, width)
+    def _other(self, pair, current, width):
+        # views made here have their flat buffer as base: no memory check
+        base = current.base
+        first = base is pair[0] or (base is not pair[1]
+                                    and np.may_share_memory(current, pair[0]))
+        return self._view(pair[1] if first else pair[0], current.shape[0],
+                          width, False)
