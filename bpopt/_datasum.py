@@ -213,7 +213,7 @@ class DataSum:
         Its rows are padded to whole cache lines: products reading the
         ``X`` part as a strided view are then as fast as on ``X`` itself
         (on 784 features in float64, an unpadded copy slowed the weight
-        gradient of the first layer by a tenth).
+        gradient of the first layer by 5 to 10%).
         """
         with self._lock:
             if self._inputs is None:

@@ -47,10 +47,10 @@ class Objective(CurvatureMethods):
     ----------
     net : MLP
     X : array_like, shape (n, sizes[0])
-        Inputs, real, finite. Kept without a copy when it is a
-        C-contiguous array (and copied once more within ``cache_bytes``,
-        see below); cast block by block when its dtype differs from
-        ``dtype`` and that copy is not kept.
+        Inputs, real, finite. Referenced, not copied, when it is a
+        C-contiguous array; a copy with a column of ones may be kept as
+        well (see ``cache_bytes``). Without that copy, blocks are cast
+        one by one when the dtype of ``X`` differs from ``dtype``.
     y : array_like
         Targets: integer labels ``(n,)`` or probability rows ``(n, k)``
         for ``softmax_cross_entropy``; ``(n, k)`` (or ``(n,)`` when
